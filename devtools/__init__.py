@@ -1,0 +1,4 @@
+"""Development tools for the malicious_image app: packaging, checks, replay, coverage.
+
+Nothing under devtools/ is shipped inside the app package.
+"""
