@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--retries", type=int, default=4, help="attempts for network errors and 5xx (default 4)"
     )
     parser.add_argument(
+        "--backoff", type=float, default=2.0, help="first wait in seconds between attempts, then doubled"
+    )
+    parser.add_argument(
         "--no-cache", action="store_true", help="parse every file (ignore and do not write .cache/)"
     )
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -75,7 +78,7 @@ def _source(args: argparse.Namespace) -> Any:
         "proxy": args.proxy,
         "ca_bundle": args.ca_bundle,
         "timeout": (10.0, args.timeout),
-        "retry_policy": RetryPolicy(attempts=max(1, args.retries)),
+        "retry_policy": RetryPolicy(attempts=max(1, args.retries), backoff=max(0.0, args.backoff)),
     }
     if args.api_url:
         github["api_url"] = args.api_url

@@ -234,5 +234,5 @@ class JsonStateStore:
             StateError: when the file cannot be written.
         """
         buffer = io.StringIO()
-        json.dump(state.to_dict(), buffer, indent=1, sort_keys=True)
+        json.dump(state.to_dict(), buffer, indent=1)
         write_atomic(self.path, buffer.getvalue().encode("utf-8"))

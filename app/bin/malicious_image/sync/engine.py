@@ -67,6 +67,7 @@ class ContentReader:
     read_catalogue: Callable[[bytes, Sequence[str]], List[Any]]
     build_tables: Callable[..., Dict[str, List[Dict[str, Any]]]]
     load_tactic_order: Callable[[], Sequence[str]]
+    duplicate_ids: Callable[[Iterable[Any]], Dict[str, List[str]]] = lambda records: {}
 
     @classmethod
     def default(cls) -> ContentReader:
@@ -76,7 +77,7 @@ class ContentReader:
 
         return cls(
             reader.member_kind, reader.read_member, reader.read_catalogue, tables.build_tables,
-            catalogue.load_tactic_order,
+            catalogue.load_tactic_order, tables.duplicate_detection_ids,
         )  # fmt: skip
 
 
@@ -91,6 +92,7 @@ class SyncReport:
     generation: str = ""
     counts: Dict[str, int] = field(default_factory=dict)
     rejected: List[Dict[str, str]] = field(default_factory=list)
+    duplicate_ids: Dict[str, List[str]] = field(default_factory=dict)
     bytes_downloaded: int = 0
     bytes_unpacked: int = 0
     requests: int = 0
@@ -116,6 +118,7 @@ class SyncReport:
             "counts": dict(self.counts),
             "rejected": self.rejected[:max_rejected],
             "rejected_total": len(self.rejected),
+            "duplicate_detection_ids": dict(self.duplicate_ids),
             "bytes_downloaded": self.bytes_downloaded,
             "bytes_unpacked": self.bytes_unpacked,
             "requests": self.requests,
@@ -341,6 +344,7 @@ def _build_tables(
         except ValueError as exc:
             report.rejected.append({"path": catalogue[0], "reason": str(exc)})
     tables = reader.build_tables(records, techniques, order, commit)
+    report.duplicate_ids = dict(reader.duplicate_ids(records))
     if not tables.get("detections"):
         raise SyncError(
             f"no detection was read from {report.repository} at {commit[:12] or 'this source'} "

@@ -240,6 +240,9 @@ def write_atomic(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o644 & ~umask)  # as an ordinary new file, not mkstemp's 0600
             with os.fdopen(handle, "wb") as out:
                 out.write(data)
                 out.flush()
