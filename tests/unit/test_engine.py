@@ -71,13 +71,11 @@ class FakeContent:
     def build_tables(records, techniques, order, commit):
         return {
             "detections": [
-                {"name": r.name, "tags": ["x", "y"], "source_commit": r.source_commit}
+                {"name": r.name, "tags": ["x", "y"], "source_commit": commit}  # stamped, as tables.py does
                 for r in records
                 if r.kind == "detection"
             ],
-            "macros": [
-                {"name": r.name, "source_commit": r.source_commit} for r in records if r.kind == "macro"
-            ],
+            "macros": [{"name": r.name, "source_commit": commit} for r in records if r.kind == "macro"],
             "techniques": [{"technique_id": t, "source_commit": commit} for t in techniques],
         }
 
@@ -184,7 +182,7 @@ def test_unchanged_folder_is_detected_by_blob_hashes(tmp_path, fake):
     assert len(writer.calls) == 2 and writer.calls[-1][0]["macros"][0]["name"] == "Macro M2"
 
 
-def test_resync_parses_only_changed_files_and_restamps_the_commit(tmp_path, fake):
+def test_resync_parses_only_changed_files_and_rows_carry_the_new_commit(tmp_path, fake):
     writer, store = MemoryWriter(), MemoryStateStore()
     _run(_tarball(tmp_path), writer, store, fake, cache=ParseCache(tmp_path / "cache", classes=CLASSES))
     changed = dict(CONTENT, **{"detections/cloud/b.yml": b"Detection B v2\n"})

@@ -33,6 +33,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 MB = 1024 * 1024
 _READ_CHUNK = 64 * 1024
 _INFLATE_CHUNK = 256 * 1024
+_TAR_BUFFER = 64 * 1024
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 
 Wanted = Callable[[str], bool]
@@ -112,6 +113,7 @@ class _Gunzip:
         self._max = max_total_bytes
         self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self._buffer = b""
+        self._offset = 0  # next unread byte of _buffer (no copying of the rest on each read)
         self._started = False
         self._done = False
         self.compressed_bytes = 0
@@ -139,7 +141,8 @@ class _Gunzip:
         return out
 
     def _fill(self) -> None:
-        while not self._buffer and not self._done:
+        while self._offset >= len(self._buffer) and not self._done:
+            self._offset = 0
             if self._inflater.unconsumed_tail:
                 self._buffer = self._inflate(self._inflater.unconsumed_tail)
                 continue
@@ -172,11 +175,14 @@ class _Gunzip:
     def read(self, size: int = -1) -> bytes:
         """Return up to ``size`` decompressed bytes (b"" at the end)."""
         self._fill()
-        if size < 0 or size >= len(self._buffer):
-            out, self._buffer = self._buffer, b""
-            return out
-        out, self._buffer = self._buffer[:size], self._buffer[size:]
-        return out
+        start = self._offset
+        if start >= len(self._buffer):
+            return b""
+        end = len(self._buffer) if size < 0 else min(len(self._buffer), start + size)
+        self._offset = end
+        if start == 0 and end == len(self._buffer):
+            return self._buffer
+        return self._buffer[start:end]
 
 
 @dataclass
@@ -218,7 +224,7 @@ class TarballReader:
     def __iter__(self) -> Iterator[Member]:
         self._gunzip = _Gunzip(self.stream, self.limits.max_total_bytes)
         try:
-            with tarfile.open(fileobj=self._gunzip, mode="r|") as tar:  # type: ignore[call-overload]
+            with tarfile.open(fileobj=self._gunzip, mode="r|", bufsize=_TAR_BUFFER) as tar:  # type: ignore[call-overload]
                 comment = str(tar.pax_headers.get("comment", "")).strip().lower()
                 self.commit = comment if _SHA_RE.match(comment) else ""
                 for info in tar:

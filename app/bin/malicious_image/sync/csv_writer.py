@@ -79,7 +79,7 @@ def write_csv(handle: IO[str], rows: Sequence[Mapping[str, Any]]) -> None:
     if fields:
         out.writerow(fields)
     for row in rows:
-        out.writerow([csv_value(row.get(name)) for name in fields])
+        out.writerow([v if type(v) is str else csv_value(v) for v in (row.get(name) for name in fields)])
 
 
 def read_csv(path: str | os.PathLike) -> List[Dict[str, Any]]:

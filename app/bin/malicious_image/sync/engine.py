@@ -183,7 +183,6 @@ def run_sync(
     notify = progress or (lambda phase, done, total: None)
     previous: SyncState | None = None
     try:
-        reader = reader or ContentReader.default()
         previous = _load_state(state_store, report)
         fingerprint = code_fingerprint()
         comparable = (
@@ -194,6 +193,7 @@ def run_sync(
         if resolution.unchanged and comparable is not None:
             _finish_unchanged(report, comparable, resolution, state_store)
             return report
+        reader = reader or ContentReader.default()  # imported only when there is content to read
         collected = _Collected()
         download = lambda: _collect(source, resolution, reader, cache, collected, notify)  # noqa: E731
         policy = getattr(source, "retry_policy", None)
@@ -311,13 +311,6 @@ def _fill_counts_from_read(report: SyncReport, collected: _Collected, cache: Par
     report.rejected.extend(sorted(rejected, key=lambda r: r["path"]))
 
 
-def _with_commit(record: Any, commit: str) -> Any:
-    """A cached record carries the commit it was parsed at; give it this run's commit."""
-    if dataclasses.is_dataclass(record) and getattr(record, "source_commit", commit) != commit:
-        return dataclasses.replace(record, source_commit=commit)
-    return record
-
-
 def _pick_catalogue(catalogues: Iterable[Tuple[str, bytes]]) -> Tuple[str, bytes] | None:
     """The shallowest ``mitre_enrichment.csv`` (older snapshots also carry copies in dist/, bin/)."""
     ordered = sorted(catalogues, key=lambda item: (item[0].count("/"), item[0]))
@@ -327,10 +320,10 @@ def _pick_catalogue(catalogues: Iterable[Tuple[str, bytes]]) -> Tuple[str, bytes
 def _build_tables(
     reader: ContentReader, collected: _Collected, order: Sequence[str], commit: str, report: SyncReport
 ) -> Dict[str, List[Dict[str, Any]]]:
+    # Cached records carry the commit they were parsed at; build_tables stamps every row with
+    # ``commit`` (sync/tables.py), so they are not copied here.
     records = [
-        _with_commit(result.record, commit)
-        for result in collected.results.values()
-        if getattr(result, "record", None) is not None
+        result.record for result in collected.results.values() if getattr(result, "record", None) is not None
     ]
     techniques: List[Any] = []
     catalogue = _pick_catalogue(collected.catalogues)

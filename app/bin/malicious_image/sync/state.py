@@ -36,14 +36,19 @@ class StateError(Exception):
     """The sync state cannot be read or written; the message names the file or collection."""
 
 
+_NOT_PARSING = ("archive.py", "sources.py", "github.py")  # fetch bytes; never change a parsed record
+
+
 def code_fingerprint() -> str:
-    """A digest of the code that turns files into rows (``content/*.py`` and ``sync/tables.py``).
+    """A digest of the code that turns files into rows (the reader's ``content/*.py`` modules and
+    ``sync/tables.py``; not the download modules).
 
     A new app version that changes the reader or the tables changes it, which empties the parse
     cache and makes the next run rebuild the tables even when upstream did not change.
     """
     digest = hashlib.sha256(b"format %d" % CACHE_FORMAT)
-    files = [*sorted((_PACKAGE / "content").glob("*.py")), _PACKAGE / "sync" / "tables.py"]
+    readers = [p for p in sorted((_PACKAGE / "content").glob("*.py")) if p.name not in _NOT_PARSING]
+    files = [*readers, _PACKAGE / "sync" / "tables.py"]
     for path in files:
         try:
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -158,12 +163,10 @@ class ParseCache:
         self.folder = Path(folder)
         self.fingerprint = code_fingerprint()
         self._classes = dict(classes) if classes is not None else None
-        self._entries: Dict[str, Any] = {}
-        self._loaded: Dict[str, Any] = {}
+        self._loaded: Dict[str, Any] | None = None  # read from disk on first use
         self._used: Dict[str, Any] = {}
         self.hits = 0
         self.misses = 0
-        self._load()
 
     @property
     def path(self) -> Path:
@@ -171,24 +174,29 @@ class ParseCache:
         return self.folder / CACHE_FILE
 
     def __len__(self) -> int:
-        return len(self._loaded)
+        return len(self._entries())
 
-    def _load(self) -> None:
+    def _entries(self) -> Dict[str, Any]:
+        if self._loaded is None:
+            self._loaded = self._load()
+        return self._loaded
+
+    def _load(self) -> Dict[str, Any]:
         try:
             with self.path.open("rb") as handle:
                 data = json.load(handle)
         except FileNotFoundError:
-            return
+            return {}
         except (OSError, ValueError) as exc:
             LOG.warning("action=parse_cache_ignored path=%s reason=%r", self.path, str(exc))
-            return
+            return {}
         if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
-            return
+            return {}
         if data.get("fingerprint") != self.fingerprint:
             LOG.info("action=parse_cache_invalidated reason=code_changed")
-            return
+            return {}
         entries = data.get("entries")
-        self._loaded = entries if isinstance(entries, dict) else {}
+        return entries if isinstance(entries, dict) else {}
 
     def get(self, blob_sha: str, path: str) -> Any | None:
         """Return the cached ``ReadResult`` of this member, or None."""
@@ -196,7 +204,7 @@ class ParseCache:
         if key in self._used:
             self.hits += 1
             return self._used[key][1]
-        raw = self._loaded.get(key)
+        raw = self._entries().get(key)
         if raw is None:
             self.misses += 1
             return None
