@@ -223,7 +223,7 @@ def run_sync(
             counts=report.counts, fingerprint=fingerprint,
         )  # fmt: skip
         timer("write", lambda: state_store.save(new_state))
-        _save_cache(cache)
+        timer("cache", lambda: _save_cache(cache))
         report.message = f"tables replaced with {commit[:12] or 'the content'} (generation {generation})"
         notify("write", 1, 1)
     except (SourceError, ArchiveError, SyncError, StateError) as exc:
