@@ -39,32 +39,44 @@ def members(sha: str, kinds: set) -> tuple:
     return commit, out
 
 
-def timed(func) -> float:
+def bare_parse(files: list, loader: type) -> float:
     started = time.perf_counter()
-    func()
+    for _, data in files:
+        yaml.load(data, Loader=loader)
     return time.perf_counter() - started
+
+
+def full_read(files: list, commit: str) -> tuple:
+    started = time.perf_counter()
+    results = [read_member(path, data, commit=commit) for path, data in files]
+    return time.perf_counter() - started, sum(1 for r in results if r.rejection)
+
+
+HEADER = (f"{'snapshot':9} {'files':>5} {'MB':>5} {'loader':8} {'yaml only':>9} {'reader':>7} "
+          f"{'overhead':>8} rejected")
 
 
 def main(argv: list) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("shas", nargs="*", default=["ba8de57", "fe159f0", "b13b314"])
     parser.add_argument("--kinds", default="detection,story,macro,lookup")
+    parser.add_argument("--repeat", type=int, default=3, help="best of N runs (libyaml); pure runs once")
     args = parser.parse_args(argv)
     kinds = set(args.kinds.split(","))
     backends = [("libyaml", True)] if hasattr(yaml, "CSafeLoader") else []
     backends.append(("pure", False))
-    print(f"{'snapshot':9} {'files':>5} {'MB':>5} {'loader':8} {'yaml only':>9} {'reader':>7} {'overhead':>8} rejected")
+    print(HEADER)
     for sha in args.shas:
         commit, files = members(sha, kinds)
         size = sum(len(d) for _, d in files) / 1e6
         for label, libyaml in backends:
             loader = yaml.CSafeLoader if libyaml else yaml.SafeLoader
-            bare = timed(lambda loader=loader: [yaml.load(d, Loader=loader) for _, d in files])  # noqa: S506
+            runs = args.repeat if libyaml else 1
+            bare = min(bare_parse(files, loader) for _ in range(runs))
             yaml_safe.use_libyaml(libyaml)
-            results = []
-            full = timed(lambda: results.extend(read_member(p, d, commit=commit) for p, d in files))
-            rejected = sum(1 for r in results if r.rejection)
-            print(f"{sha:9} {len(files):5} {size:5.1f} {label:8} {bare:8.2f}s {full:6.2f}s {full - bare:7.2f}s {rejected}")
+            full, rejected = min(full_read(files, commit) for _ in range(runs))
+            print(f"{sha:9} {len(files):5} {size:5.1f} {label:8} {bare:8.2f}s {full:6.2f}s "
+                  f"{full - bare:7.2f}s {rejected}")
     yaml_safe.use_libyaml(True)
     return 0
 
