@@ -3,7 +3,9 @@
 For each snapshot: read the tarball into memory once, then time, with libyaml and with the
 pure-Python loader, (1) bare PyYAML parsing of the same files and (2) the full reader
 (parse, guard, normalise, JSON Schema check, record). The difference is the reader's own
-per-file overhead.
+per-file overhead. Times are CPU seconds of this process (steadier than wall time on a
+shared machine; the reader is single-threaded and does no I/O, so they are close to wall time
+on an idle one).
 
     python benchmarks/bench_reader.py [--kinds detection,story,macro,lookup] [SHA ...]
 """
@@ -40,16 +42,16 @@ def members(sha: str, kinds: set) -> tuple:
 
 
 def bare_parse(files: list, loader: type) -> float:
-    started = time.perf_counter()
+    started = time.process_time()
     for _, data in files:
         yaml.load(data, Loader=loader)
-    return time.perf_counter() - started
+    return time.process_time() - started
 
 
 def full_read(files: list, commit: str) -> tuple:
-    started = time.perf_counter()
+    started = time.process_time()
     results = [read_member(path, data, commit=commit) for path, data in files]
-    return time.perf_counter() - started, sum(1 for r in results if r.rejection)
+    return time.process_time() - started, sum(1 for r in results if r.rejection)
 
 
 HEADER = (f"{'snapshot':9} {'files':>5} {'MB':>5} {'loader':8} {'yaml only':>9} {'reader':>7} "
