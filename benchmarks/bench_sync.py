@@ -56,8 +56,10 @@ CHANGED_SHA = "c0ffee" + "0" * 34
 # -- child side ----------------------------------------------------------------------------------
 def child_sync(spec: dict) -> dict:
     """Run one sync in this process (the child) and return its figures."""
-    for path in (ROOT / "app" / "lib", ROOT / "app" / "bin", ROOT):
-        sys.path.insert(0, str(path))
+    sys.path[:0] = [str(ROOT / "app" / "bin"), str(ROOT)]
+    # The vendored app/lib (pure-Python PyYAML) only as a fallback: the libyaml runs need the host's
+    # compiled PyYAML; the pure runs force the pure loader with MALICIOUS_IMAGE_YAML=pure.
+    sys.path.append(str(ROOT / "app" / "lib"))
     from malicious_image.content.github import GitHubSource
     from malicious_image.sync.csv_writer import CsvTableWriter, JsonStateStore
     from malicious_image.sync.engine import run_sync
@@ -127,9 +129,7 @@ def ensure_contentctl(venv: Path) -> Path:
     if not exe.exists():
         print(f"creating {venv} with contentctl=={CONTENTCTL_VERSION} (a minute or two)...", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run(
-            [str(venv / "bin" / "pip"), "install", "-q", f"contentctl=={CONTENTCTL_VERSION}"], check=True
-        )
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"contentctl=={CONTENTCTL_VERSION}"], check=True)
     return exe
 
 
@@ -139,9 +139,7 @@ def changed_snapshot(snapshot: Path, target: Path) -> list[str]:
     with (
         tarfile.open(snapshot, "r:gz") as src,
         gzip.open(target, "wb", compresslevel=1) as raw,
-        tarfile.open(
-            fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT, pax_headers={"comment": CHANGED_SHA}
-        ) as dst,
+        tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT, pax_headers={"comment": CHANGED_SHA}) as dst,
     ):
         for info in src:
             data = src.extractfile(info).read() if info.isreg() else None
@@ -203,9 +201,7 @@ def run(args: argparse.Namespace) -> dict:
                 gh.set_ref("develop", tarball)
                 results[label] = best_of(args.repeat, functools.partial(sync_once, label, pure, start_from))
             print("unchanged ...", file=sys.stderr)
-            results["unchanged"] = best_of(
-                args.repeat, lambda: sync_once("unchanged", True, "changed20_pure")
-            )
+            results["unchanged"] = best_of(args.repeat, lambda: sync_once("unchanged", True, "changed20_pure"))
         results["changed_files"] = changed
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -227,8 +223,7 @@ def report(results: dict) -> str:
     cl, cp = results["cold_libyaml"], results["cold_pure"]
     c20l, c20p, un = results["changed20_libyaml"], results["changed20_pure"], results["unchanged"]
     lines = [
-        f"{'run':<34} {'wall s':>8} {'sync s':>8} {'cpu s':>7} {'RSS MB':>8} {'req':>5}  "
-        f"{'target':<36} verdict",
+        f"{'run':<34} {'wall s':>8} {'sync s':>8} {'cpu s':>7} {'RSS MB':>8} {'req':>5}  {'target':<36} verdict",
         "-" * 120,
         _row("contentctl 4.4.7 validate", cc, "(reference)", None),
         _row(
@@ -249,8 +244,7 @@ def report(results: dict) -> str:
         "",
         "wall = child process start to exit, interpreter start-up and imports included (fastest of the "
         "repeats); sync = run_sync() alone; cpu = user + system; RSS = peak resident set (highest seen).",
-        f"machine: {results.get('cpus')} CPUs, load average before the run "
-        f"{results.get('load_average_before')}",
+        f"machine: {results.get('cpus')} CPUs, load average before the run {results.get('load_average_before')}",
         "CPU-time ratio contentctl / sync cold libyaml: "
         + (f"{cc['cpu'] / cl['cpu']:.1f}x (target 6x on wall time)" if cc else "-"),
         f"cold libyaml phases: {cl.get('durations')}",

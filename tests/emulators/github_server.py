@@ -242,13 +242,21 @@ class _Handler(BaseHTTPRequestHandler):
         elif parts[:1] == ["codeload"] and repo_ok and len(parts) >= 5 and parts[3] == "legacy.tar.gz":
             endpoint, handler = "tarball", self._tarball
         record = RecordedRequest("GET", self.path, endpoint, {k.lower(): v for k, v in self.headers.items()})
+        self._recorded = record
         emu._record(record)
         fault = emu._take_fault(endpoint) if endpoint != "unknown" else None
         ref = "/".join(parts[4:])
         if fault is not None and fault.kind in ("status", "rate_limit", "not_gzip", "redirect"):
-            record.status = self._simple_fault(fault)
+            self._simple_fault(fault)
             return
-        record.status = handler(ref, fault)
+        handler(ref, fault)
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """Log the status before the client can see it (tests read the log right after a call)."""
+        recorded = getattr(self, "_recorded", None)
+        if recorded is not None:
+            recorded.status = code
+        super().send_response(code, message)
 
     # -- endpoints -----------------------------------------------------------------------------
     def _commits(self, ref: str, fault: Fault | None) -> int:
@@ -267,9 +275,7 @@ class _Handler(BaseHTTPRequestHandler):
         if _etag_matches(self.headers.get("If-None-Match", ""), etag):
             return self._send(304, b"", headers)
         if SHA_MEDIA_TYPE in accept:
-            return self._send(
-                200, sha.encode(), {**headers, "Content-Type": f"{SHA_MEDIA_TYPE}; charset=utf-8"}
-            )
+            return self._send(200, sha.encode(), {**headers, "Content-Type": f"{SHA_MEDIA_TYPE}; charset=utf-8"})
         return self._json(200, {"sha": sha, "commit": {"message": "emulated"}}, headers)
 
     def _tarball_redirect(self, ref: str, fault: Fault | None) -> int:
@@ -304,14 +310,9 @@ class _Handler(BaseHTTPRequestHandler):
                     break
                 if kind == "slow":
                     time.sleep(float(params.get("delay", 0.05)))
-                if (
-                    kind == "corrupt_gzip"
-                    and sent <= garble_at + garble_len
-                    and sent + len(chunk) > garble_at
-                ):
+                if kind == "corrupt_gzip" and sent <= garble_at + garble_len and sent + len(chunk) > garble_at:
                     chunk = bytes(
-                        b ^ 0x5A if garble_at <= sent + i < garble_at + garble_len else b
-                        for i, b in enumerate(chunk)
+                        b ^ 0x5A if garble_at <= sent + i < garble_at + garble_len else b for i, b in enumerate(chunk)
                     )
                 if kind == "drop" and sent + len(chunk) >= cut:
                     self._write(chunk[: cut - sent])
@@ -392,9 +393,7 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-def make_tarball(
-    path: Path, members: dict[str, bytes], *, commit: str = "0" * 40, top: str | None = None
-) -> Path:
+def make_tarball(path: Path, members: dict[str, bytes], *, commit: str = "0" * 40, top: str | None = None) -> Path:
     """Write a small GitHub-style tarball (top folder, pax ``comment``) for unit tests.
 
     Arguments:
@@ -408,9 +407,7 @@ def make_tarball(
     top = top or f"splunk-security_content-{commit[:7]}"
     with (
         gzip.open(path, "wb") as raw,
-        tarfile.open(
-            fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT, pax_headers={"comment": commit}
-        ) as tar,
+        tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT, pax_headers={"comment": commit}) as tar,
     ):
         for name, data in members.items():
             info = tarfile.TarInfo(f"{top}/{name}")

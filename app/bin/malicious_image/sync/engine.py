@@ -185,9 +185,7 @@ def run_sync(
     try:
         previous = _load_state(state_store, report)
         fingerprint = code_fingerprint()
-        comparable = (
-            previous if previous and previous.fingerprint == fingerprint and previous.generation else None
-        )
+        comparable = previous if previous and previous.fingerprint == fingerprint and previous.generation else None
         notify("resolve", 0, 1)
         resolution = timer("resolve", lambda: source.resolve(comparable))
         if resolution.unchanged and comparable is not None:
@@ -197,9 +195,7 @@ def run_sync(
         collected = _Collected()
         download = lambda: _collect(source, resolution, reader, cache, collected, notify)  # noqa: E731
         policy = getattr(source, "retry_policy", None)
-        timer(
-            "download", (lambda: call_with_retries(download, policy, what="download")) if policy else download
-        )
+        timer("download", (lambda: call_with_retries(download, policy, what="download")) if policy else download)
         report.durations["download"] -= collected.parse_seconds
         report.durations["parse"] = collected.parse_seconds
         commit = collected.commit or resolution.commit
@@ -322,15 +318,11 @@ def _build_tables(
 ) -> Dict[str, List[Dict[str, Any]]]:
     # Cached records carry the commit they were parsed at; build_tables stamps every row with
     # ``commit`` (sync/tables.py), so they are not copied here.
-    records = [
-        result.record for result in collected.results.values() if getattr(result, "record", None) is not None
-    ]
+    records = [result.record for result in collected.results.values() if getattr(result, "record", None) is not None]
     techniques: List[Any] = []
     catalogue = _pick_catalogue(collected.catalogues)
     if catalogue is None:
-        report.rejected.append(
-            {"path": "mitre_enrichment.csv", "reason": "no ATT&CK catalogue in the content"}
-        )
+        report.rejected.append({"path": "mitre_enrichment.csv", "reason": "no ATT&CK catalogue in the content"})
     else:
         try:
             techniques = list(reader.read_catalogue(catalogue[1], order))
@@ -347,9 +339,7 @@ def _build_tables(
     return tables
 
 
-def _finish_unchanged(
-    report: SyncReport, previous: SyncState, resolution: Resolution, state_store: StateStore
-) -> None:
+def _finish_unchanged(report: SyncReport, previous: SyncState, resolution: Resolution, state_store: StateStore) -> None:
     report.outcome = "unchanged"
     report.commit = previous.commit
     report.generation = previous.generation
@@ -364,9 +354,7 @@ def _fail(report: SyncReport, message: str, previous: SyncState | None, state_st
     report.outcome = "failed"
     report.message = f"{message}; the previous tables were left in place"
     LOG.error("action=sync_failed reason=%r", message)
-    failed = (
-        dataclasses.replace(previous) if previous else SyncState(repository=report.repository, ref=report.ref)
-    )
+    failed = dataclasses.replace(previous) if previous else SyncState(repository=report.repository, ref=report.ref)
     failed.outcome, failed.finished_at, failed.message = "failed", _now(), message[:500]
     try:
         state_store.save(failed)

@@ -230,9 +230,7 @@ class ParseCache:
         Raises:
             StateError: when the folder cannot be written.
         """
-        entries = {
-            key: raw if raw is not None else _encode(result) for key, (raw, result) in self._used.items()
-        }
+        entries = {key: raw if raw is not None else _encode(result) for key, (raw, result) in self._used.items()}
         payload = {"format": CACHE_FORMAT, "fingerprint": self.fingerprint, "entries": entries}
         write_atomic(self.path, json.dumps(payload, separators=(",", ":")).encode("utf-8"))
         self._loaded = entries
