@@ -198,6 +198,15 @@ def test_resync_parses_only_changed_files_and_rows_carry_the_new_commit(tmp_path
     assert report.rejected[0]["path"] == "detections/endpoint/bad.yml"  # cached rejections still reported
 
 
+def test_damaged_cache_file_only_costs_a_full_parse(tmp_path, fake):
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "parse-cache.json").write_bytes(b'{"format": 1, "entries": {"x": ')
+    cache = ParseCache(tmp_path / "cache", classes=CLASSES)
+    report = _run(_tarball(tmp_path), MemoryWriter(), MemoryStateStore(), fake, cache=cache)
+    assert report.outcome == "updated" and report.files_parsed == 4 and report.cache_hits == 0
+    assert len(ParseCache(tmp_path / "cache", classes=CLASSES)) == 4  # rewritten whole
+
+
 def test_cache_is_dropped_when_the_code_changes(tmp_path, fake, monkeypatch):
     _run(_tarball(tmp_path), MemoryWriter(), MemoryStateStore(), fake,
          cache=ParseCache(tmp_path / "cache", classes=CLASSES))  # fmt: skip

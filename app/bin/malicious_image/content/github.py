@@ -308,8 +308,9 @@ class GitHubSource:
                 when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(reset_at))
                 raise RateLimitError(
                     f"GitHub rate limit reached (HTTP {status}) on {host}; it resets at {when} "
-                    f"(in {int(wait // 60)} min {int(wait % 60)} s). Configure a token for a higher limit, "
-                    "or let the next scheduled run pick it up",
+                    f"(in {int(wait // 60)} min {int(wait % 60)} s). "
+                    + ("" if self._token else "Configure a token for a higher limit, or ")
+                    + "let the next scheduled run pick it up",
                     wait,
                     reset_at,
                 )

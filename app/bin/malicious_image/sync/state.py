@@ -22,7 +22,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Tuple
 
 LOG = logging.getLogger("malicious_image.sync")
 
@@ -112,33 +112,53 @@ def _model_classes() -> Dict[str, type]:
     }
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _encode(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        out["__record__"] = type(value).__name__
-        return out
-    if isinstance(value, tuple):
-        return [_encode(v) for v in value]
-    if isinstance(value, list):
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is tuple:
+        return [v if type(v) in _SCALARS else _encode(v) for v in value]
+    if kind is list:
         return {"__list__": [_encode(v) for v in value]}
-    if isinstance(value, dict):
+    if kind is dict:
         return {"__map__": [[k, _encode(v)] for k, v in value.items()]}
-    return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {name: _encode(getattr(value, name)) for name in _field_names(kind)}
+        out["__record__"] = kind.__name__
+        return out
+    raise TypeError(f"cannot cache a {kind.__name__}")
+
+
+_FIELD_NAMES: Dict[type, Tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> Tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 def _decode(value: Any, classes: Mapping[str, type]) -> Any:
-    if isinstance(value, list):
-        return tuple(_decode(v, classes) for v in value)
-    if isinstance(value, dict):
-        if "__list__" in value:
-            return [_decode(v, classes) for v in value["__list__"]]
-        if "__map__" in value:
-            return {k: _decode(v, classes) for k, v in value["__map__"]}
-        cls = classes.get(value.get("__record__", ""))
+    kind = type(value)
+    if kind is list:
+        return tuple([v if type(v) in _SCALARS else _decode(v, classes) for v in value])
+    if kind is not dict:
+        return value
+    if "__record__" in value:
+        cls = classes.get(value["__record__"])
         if cls is None:
-            raise ValueError(f"unknown record type {value.get('__record__')!r}")
-        return cls(**{k: _decode(v, classes) for k, v in value.items() if k != "__record__"})
-    return value
+            raise ValueError(f"unknown record type {value['__record__']!r}")
+        fields = {k: (v if type(v) in _SCALARS else _decode(v, classes)) for k, v in value.items() if k != "__record__"}
+        return cls(**fields)
+    if "__list__" in value:
+        return [_decode(v, classes) for v in value["__list__"]]
+    if "__map__" in value:
+        return {k: _decode(v, classes) for k, v in value["__map__"]}
+    raise ValueError("unknown cache entry shape")
 
 
 def cache_key(blob_sha: str, path: str) -> str:
