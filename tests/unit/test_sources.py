@@ -271,6 +271,15 @@ def test_directory_source_skips_links_and_reads_head(tmp_path):
     assert [(s.path, "symbolic link" in s.reason) for s in stream.skipped] == [("macros/evil.yml", True)]
 
 
+def test_directory_source_reads_inside_an_unpacked_tarball_folder(tmp_path):
+    top = tmp_path / "splunk-security_content-b13b314" / "macros"
+    top.mkdir(parents=True)
+    (top / "a.yml").write_bytes(b"name: a\n")
+    source = DirectorySource(tmp_path)
+    with source.open(source.resolve(None), lambda p: True) as stream:
+        assert [m.path for m in stream] == ["macros/a.yml"]
+
+
 def test_source_from_spec_picks_the_kind(tmp_path):
     tarball = make_tarball(tmp_path / "c.tar.gz", {"macros/a.yml": b"name: a\n"})
     assert isinstance(source_from_spec(str(tarball)), TarballSource)
