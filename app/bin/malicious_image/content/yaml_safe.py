@@ -11,7 +11,7 @@ Two back-ends give the same result:
 * libyaml (``yaml.CSafeLoader``) when PyYAML was built with it: about eight times faster. The C
   parser cannot be hooked per node, so a cheap byte scan looks for anything that could be an
   anchor or alias (``&x`` / ``*x`` after white space or a flow indicator) or deep nesting (more
-  than ``MAX_DEPTH`` brackets); only a file that matches (about one in twelve: SPL and Markdown
+  than ``MAX_DEPTH`` brackets); only a file that matches (about one in fourteen: SPL and Markdown
   use ``*``) is re-read event by event to decide exactly. Block nesting (by indentation) is
   bounded by libyaml itself, which stops at 1,000 levels; PyYAML builds such a document
   without recursion, so that is safe too.
