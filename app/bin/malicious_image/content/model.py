@@ -303,6 +303,9 @@ _KINDS: Dict[str, type] = {
 def result_to_dict(result: ReadResult) -> Dict[str, Any]:
     """Turn a ReadResult into JSON-ready data (lists, dicts, str, int, None), e.g. for a cache.
 
+    Key a cache by (path, blob hash), not by the blob alone: the same bytes in another folder
+    read to another record (status from ``deprecated/`` or ``removed/``, platform).
+
     Arguments:
         result: what ``reader.read_member`` returned.
 
