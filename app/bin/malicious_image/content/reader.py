@@ -323,10 +323,17 @@ def _objects(value: Any, where: str, *, scored: bool) -> List[Dict[str, Any]]:
 
 
 def _sorted_unique(objects: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Canonical order (field, type) without repeats: eras list entities in different orders."""
-    seen = {}
+    """Canonical order (field, type) without repeats: eras list entities in different orders.
+
+    An entity listed twice with different scores keeps the higher one.
+    """
+    seen: Dict[Tuple[str, str], Dict[str, Any]] = {}
     for obj in objects:
-        seen.setdefault((obj["field"], obj["type"]), obj)
+        key = (obj["field"], obj["type"])
+        kept = seen.setdefault(key, obj)
+        score, old = obj.get("score"), kept.get("score")
+        if is_number(score) and is_number(old) and score > old:
+            seen[key] = obj
     return [seen[key] for key in sorted(seen)]
 
 
