@@ -74,6 +74,12 @@ def test_member_kind(path, kind):
     assert member_kind(path) == kind
 
 
+def test_paths_are_recorded_relative_with_forward_slashes():
+    data = (FIXTURES / "era_b" / "macros/fixture_ctime.yml").read_bytes()
+    assert read_member("./macros\\fixture_ctime.yml", data).record.source_path == "macros/fixture_ctime.yml"
+    assert read_member("./detections/x.yml", b"[1]").rejection.path == "detections/x.yml"
+
+
 def test_read_member_ignores_files_the_sync_does_not_need():
     assert read_member("README.md", b"# hi").kind is None
     result = read_member("lookups/mitre_enrichment.csv", b"mitre_id,technique,tactics,groups\n")

@@ -92,9 +92,7 @@ def member_kind(path: str) -> str | None:
         sync does not read the file (other folders, ``.untested`` markers, CSV lookups, a name
         that does not end in ``.yml`` exactly, as upstream's own build tools ignore those).
     """
-    path = path.replace("\\", "/")
-    while path.startswith("./"):
-        path = path[2:]
+    path = _relative(path)
     if path in CATALOGUE_PATHS:
         return "catalogue"
     parts = path.split("/")
@@ -121,6 +119,7 @@ def read_member(path: str, data: bytes, *, commit: str = "") -> ReadResult:
         not need, and ``ReadResult("catalogue")`` for the ATT&CK catalogue (read it with
         ``read_catalogue``).
     """
+    path = _relative(path)
     kind = member_kind(path)
     if kind is None or kind == "catalogue":
         return ReadResult(kind)
@@ -137,10 +136,18 @@ def read_member(path: str, data: bytes, *, commit: str = "") -> ReadResult:
     return ReadResult(kind, record=_MAKERS[kind](fields))
 
 
+def _relative(path: str) -> str:
+    """``./detections\\x.yml`` -> ``detections/x.yml``: the form used in records and rejections."""
+    path = path.replace("\\", "/")
+    while path.startswith("./"):
+        path = path[2:]
+    return path
+
+
 # ---------------------------------------------------------------------------------- detections
 
 def _detection_fields(path: str, doc: Dict[str, Any], commit: str) -> Dict[str, Any]:
-    parts = path.replace("\\", "/").split("/")
+    parts = path.split("/")
     era = _era(parts, doc)
     tags = mapping(doc, "tags")
     if era == "C2":
