@@ -203,7 +203,7 @@ def test_bad_token_is_401_and_not_retried(gh, sleep):
 
 def test_refused_connection_is_a_network_error(sleep):
     source = GitHubSource(api_url="http://127.0.0.1:9", retry_policy=RetryPolicy(attempts=2, sleep=sleep))
-    with pytest.raises(NetworkError, match=r"could not reach 127\.0\.0\.1"):
+    with pytest.raises(NetworkError, match=r"could not reach 127\.0\.0\.1 \(connection refused\)"):
         source.resolve(None)
     assert sleep.calls == [2.0]
 

@@ -361,8 +361,10 @@ def _fail(
             f"{message}; the tables were replaced (generation {written}) but the sync state was not "
             "saved, so the next run will sync again"
         )
-    else:
+    elif previous is not None and previous.generation:
         report.message = f"{message}; the previous tables were left in place"
+    else:
+        report.message = f"{message}; no tables were written"
     LOG.error("action=sync_failed reason=%r", message)
     failed = dataclasses.replace(previous) if previous else SyncState(repository=report.repository, ref=report.ref)
     failed.outcome, failed.finished_at, failed.message = "failed", _now(), message[:500]
