@@ -167,7 +167,7 @@ def _ordered(value: str, op: str, target: str) -> bool:
 SubsearchResolver = Callable[[str, int], str]
 TimeResolver = Callable[[str, int], float]
 
-_UNSUPPORTED_DIRECTIVES = ("TERM(", "CASE(")
+_UNSUPPORTED_DIRECTIVES = ("TERM", "CASE")
 
 
 class _Parser:
