@@ -11,8 +11,15 @@ from devtools.spl import SPLSyntaxError, UnsupportedSPL
 from tests.unit.spl_helpers import NOW, ids, run
 
 EVENTS = [
-    {"id": "1", "_time": "1", "_raw": "r1", "n": "10", "s": "b", "requestParameters.repositoryName": "repo1",
-     "requestParameters.imageTag": "v1"},
+    {
+        "id": "1",
+        "_time": "1",
+        "_raw": "r1",
+        "n": "10",
+        "s": "b",
+        "requestParameters.repositoryName": "repo1",
+        "requestParameters.imageTag": "v1",
+    },
     {"id": "2", "_time": "2", "_raw": "r2", "n": "9", "s": "a", "requestParameters.repositoryName": "repo2"},
     {"id": "3", "_time": "3", "_raw": "r3", "n": "9", "s": "B"},
 ]
@@ -26,7 +33,11 @@ def test_table_keeps_listed_fields_in_order_and_drops_internal_ones():
 
 def test_table_wildcards():
     rows = run("* | table id request*", EVENTS)
-    assert rows[2] == {"id": "1", "requestParameters.repositoryName": "repo1", "requestParameters.imageTag": "v1"}
+    assert rows[2] == {
+        "id": "1",
+        "requestParameters.repositoryName": "repo1",
+        "requestParameters.imageTag": "v1",
+    }
 
 
 def test_fields_keep_retains_internal_fields():
@@ -39,8 +50,11 @@ def test_fields_minus_removes():
 
 def test_rename_wildcard_maps_the_star_part():
     rows = run("* | rename requestParameters.* as * | table id repositoryName imageTag", EVENTS)
-    assert rows == [{"id": "3"}, {"id": "2", "repositoryName": "repo2"},
-                    {"id": "1", "repositoryName": "repo1", "imageTag": "v1"}]
+    assert rows == [
+        {"id": "3"},
+        {"id": "2", "repositoryName": "repo2"},
+        {"id": "1", "repositoryName": "repo1", "imageTag": "v1"},
+    ]
 
 
 def test_rename_plain_and_absent_source():
@@ -60,7 +74,7 @@ def test_sort_strings_are_case_sensitive_lexicographic():
 
 
 def test_sort_limit_and_missing_values_last():
-    events = EVENTS + [{"id": "4", "_time": "0"}]
+    events = [*EVENTS, {"id": "4", "_time": "0"}]
     assert ids(run("* | sort 2 n", events)) == ["3", "2"]
     assert ids(run("* | sort 0 n", events)) == ["3", "2", "1", "4"]
 
@@ -72,7 +86,7 @@ def test_head_and_tail():
 
 
 def test_dedup_keeps_first_and_drops_null_unless_keepempty():
-    events = EVENTS + [{"id": "4", "_time": "0"}]
+    events = [*EVENTS, {"id": "4", "_time": "0"}]
     assert ids(run("* | dedup n", events)) == ["3", "1"]
     assert ids(run("* | dedup n keepempty=true", events)) == ["3", "1", "4"]
     assert ids(run("* | dedup 2 n", events)) == ["3", "2", "1"]
@@ -106,15 +120,20 @@ def test_makemv_and_nomv_and_mvcombine():
 
 
 def test_spath_path_with_array_gives_multivalue():
-    raw = json.dumps({"r": {"findings": [{"severity": "HIGH", "name": "a"}, {"severity": "LOW", "name": "b"}]}})
+    raw = json.dumps(
+        {"r": {"findings": [{"severity": "HIGH", "name": "a"}, {"severity": "LOW", "name": "b"}]}}
+    )
     rows = run("* | spath path=r.findings{}.severity output=sev | table sev", [{"_time": "1", "_raw": raw}])
     assert rows == [{"sev": ["HIGH", "LOW"]}]
 
 
 def test_spath_input_and_output_of_objects_then_extract_all():
     raw = json.dumps({"r": {"findings": [{"severity": "HIGH", "attributes": [{"key": "k", "value": 1}]}]}})
-    rows = run("* | spath path=r.findings{} output=f | mvexpand f | spath input=f | table severity attributes{}.key "
-               "attributes{}.value", [{"_time": "1", "_raw": raw}])
+    rows = run(
+        "* | spath path=r.findings{} output=f | mvexpand f | spath input=f | table severity attributes{}.key "
+        "attributes{}.value",
+        [{"_time": "1", "_raw": raw}],
+    )
     assert rows == [{"severity": "HIGH", "attributes{}.key": "k", "attributes{}.value": "1"}]
 
 
@@ -153,8 +172,10 @@ def test_bin_day_span_aligns_to_local_midnight():
 
 
 def test_convert_ctime_with_timeformat_in_user_zone():
-    rows = run('| makeresults | eval t=0 | convert timeformat="%Y-%m-%dT%H:%M:%S" ctime(t) AS u | table t u',
-               tz="America/New_York")
+    rows = run(
+        '| makeresults | eval t=0 | convert timeformat="%Y-%m-%dT%H:%M:%S" ctime(t) AS u | table t u',
+        tz="America/New_York",
+    )
     assert rows == [{"t": "0", "u": "1969-12-31T19:00:00"}]
 
 
@@ -164,8 +185,11 @@ def test_convert_mktime_round_trip():
 
 
 def test_addinfo_reports_the_time_range():
-    rows = run("| makeresults | addinfo | table info_min_time info_max_time info_search_time", earliest=100,
-               latest=200)
+    rows = run(
+        "| makeresults | addinfo | table info_min_time info_max_time info_search_time",
+        earliest=100,
+        latest=200,
+    )
     assert rows == [{"info_min_time": "100", "info_max_time": "200", "info_search_time": str(int(NOW))}]
 
 

@@ -62,7 +62,7 @@ def test_and_binds_tighter_than_or_in_where():
 
 
 def test_xor_is_lowest():
-    assert where_ids('n=9 XOR n=9 OR n=10', ROWS) == ["2"]
+    assert where_ids("n=9 XOR n=9 OR n=10", ROWS) == ["2"]
 
 
 def test_concatenation_with_dot():
@@ -88,7 +88,7 @@ def test_arithmetic_and_precedence():
 
 
 def test_arithmetic_on_numeric_strings_and_nulls():
-    assert one('n+1', n="41") == "42"
+    assert one("n+1", n="41") == "42"
     assert one("missing+1") is None
     assert one('"a"+1') is None
     assert one('"a"+"b"') == "ab"
@@ -178,9 +178,11 @@ def test_string_functions():
 
 
 def test_split_and_multivalue_functions():
-    rows = run('| makeresults | eval m=split("c,a,b,a", ",") | eval n=mvcount(m), j=mvjoin(m, "|"), '
-               'i=mvindex(m, 1), r=mvindex(m, -2, -1), d=mvdedup(m), s=mvsort(m), f=mvfind(m, "^b"), '
-               'z=mvzip(m, m, "="), ap=mvappend(m, "z"), flt=mvfilter(m!="a")')
+    rows = run(
+        '| makeresults | eval m=split("c,a,b,a", ",") | eval n=mvcount(m), j=mvjoin(m, "|"), '
+        'i=mvindex(m, 1), r=mvindex(m, -2, -1), d=mvdedup(m), s=mvsort(m), f=mvfind(m, "^b"), '
+        'z=mvzip(m, m, "="), ap=mvappend(m, "z"), flt=mvfilter(m!="a")'
+    )
     row = rows[0]
     assert row["m"] == ["c", "a", "b", "a"]
     assert row["n"] == "4"
@@ -231,8 +233,8 @@ def test_now_and_time_come_from_the_context():
 
 
 def test_strftime_uses_the_context_time_zone():
-    utc = run("| makeresults | eval t=strftime(0, \"%Y-%m-%d %H:%M %Z\")")[0]["t"]
-    paris = run("| makeresults | eval t=strftime(0, \"%Y-%m-%d %H:%M %Z\")", tz="Europe/Paris")[0]["t"]
+    utc = run('| makeresults | eval t=strftime(0, "%Y-%m-%d %H:%M %Z")')[0]["t"]
+    paris = run('| makeresults | eval t=strftime(0, "%Y-%m-%d %H:%M %Z")', tz="Europe/Paris")[0]["t"]
     assert (utc, paris) == ("1970-01-01 00:00 UTC", "1970-01-01 01:00 CET")
 
 

@@ -27,7 +27,10 @@ EVENTS = [
 def test_pipes_inside_quotes_and_subsearches_do_not_split():
     stages = split_pipeline('a="x|y" [search b | head 1] | eval c="|" | stats count')
     assert [(s.name, s.body) for s in stages] == [
-        ("search", 'a="x|y" [search b | head 1]'), ("eval", 'c="|"'), ("stats", "count")]
+        ("search", 'a="x|y" [search b | head 1]'),
+        ("eval", 'c="|"'),
+        ("stats", "count"),
+    ]
 
 
 def test_leading_pipe_starts_with_a_generating_command():
@@ -75,7 +78,7 @@ def test_macro_with_arguments_substitutes_dollar_names():
 
 def test_nested_macros_and_conf_stanzas():
     conf = parse_conf(
-        "[outer]\ndefinition = `inner(\"bob\")` | `inner_filter`\n\n"
+        '[outer]\ndefinition = `inner("bob")` | `inner_filter`\n\n'
         "[inner(1)]\nargs = name\ndefinition = user=$name$\n\n"
         "[inner_filter]\ndefinition = search *\n"
     )
@@ -132,7 +135,7 @@ def test_return_feeds_a_search():
 
 
 def test_format_command():
-    rows = run("* | where user!=\"carol\" | fields user | format", EVENTS)
+    rows = run('* | where user!="carol" | fields user | format', EVENTS)
     assert rows == [{"search": '( ( user="bob" ) OR ( user="alice" ) )'}]
 
 
@@ -141,7 +144,8 @@ def lookup_store(tmp_path):
     (tmp_path / "lookups").mkdir()
     (tmp_path / "kv").mkdir()
     (tmp_path / "lookups" / "owners.csv").write_text(
-        'repo,owner,tags\na,team-a,"x\ny"\nb,team-b,\na,team-a2,z\n', encoding="utf-8")
+        'repo,owner,tags\na,team-a,"x\ny"\nb,team-b,\na,team-a2,z\n', encoding="utf-8"
+    )
     (tmp_path / "kv" / "malicious_image_detections.csv").write_text("id,name\n1,Rule One\n", encoding="utf-8")
     transforms = parse_conf(
         "[owners]\nfilename = owners.csv\n\n"
@@ -153,8 +157,11 @@ def lookup_store(tmp_path):
 
 def test_inputlookup_csv_with_multivalue_cells(lookup_store):
     rows = run("| inputlookup owners", lookups=lookup_store)
-    assert rows == [{"repo": "a", "owner": "team-a", "tags": ["x", "y"]}, {"repo": "b", "owner": "team-b"},
-                    {"repo": "a", "owner": "team-a2", "tags": "z"}]
+    assert rows == [
+        {"repo": "a", "owner": "team-a", "tags": ["x", "y"]},
+        {"repo": "b", "owner": "team-b"},
+        {"repo": "a", "owner": "team-a2", "tags": "z"},
+    ]
 
 
 def test_inputlookup_by_file_name_and_where(lookup_store):
@@ -168,42 +175,59 @@ def test_inputlookup_kvstore_served_from_collection_csv(lookup_store):
 
 def test_lookup_output_as_with_multiple_matches(lookup_store):
     rows = run("* | lookup owners repo OUTPUT owner AS team | table id team", EVENTS, lookups=lookup_store)
-    assert rows == [{"id": "3", "team": ["team-a", "team-a2"]}, {"id": "2", "team": "team-b"},
-                    {"id": "1", "team": ["team-a", "team-a2"]}]
+    assert rows == [
+        {"id": "3", "team": ["team-a", "team-a2"]},
+        {"id": "2", "team": "team-b"},
+        {"id": "1", "team": ["team-a", "team-a2"]},
+    ]
 
 
 def test_lookup_match_field_as_and_default_outputs(lookup_store):
-    rows = run('* | eval r=repo | lookup owners repo AS r | table id owner tags | head 1', EVENTS,
-               lookups=lookup_store)
+    rows = run(
+        "* | eval r=repo | lookup owners repo AS r | table id owner tags | head 1",
+        EVENTS,
+        lookups=lookup_store,
+    )
     assert rows == [{"id": "3", "owner": ["team-a", "team-a2"], "tags": ["x", "y", "z"]}]
 
 
 def test_lookup_is_case_sensitive(lookup_store):
-    rows = run('| makeresults | eval repo="A" | lookup owners repo OUTPUT owner | table owner',
-               lookups=lookup_store)
+    rows = run(
+        '| makeresults | eval repo="A" | lookup owners repo OUTPUT owner | table owner', lookups=lookup_store
+    )
     assert rows == [{}]
 
 
 def test_lookup_outputnew_keeps_existing_values(lookup_store):
-    rows = run('| makeresults | eval repo="b", owner="mine" | lookup owners repo OUTPUTNEW owner | table owner',
-               lookups=lookup_store)
+    rows = run(
+        '| makeresults | eval repo="b", owner="mine" | lookup owners repo OUTPUTNEW owner | table owner',
+        lookups=lookup_store,
+    )
     assert rows == [{"owner": "mine"}]
-    rows = run('| makeresults | eval repo="b", owner="mine" | lookup owners repo OUTPUT owner | table owner',
-               lookups=lookup_store)
+    rows = run(
+        '| makeresults | eval repo="b", owner="mine" | lookup owners repo OUTPUT owner | table owner',
+        lookups=lookup_store,
+    )
     assert rows == [{"owner": "team-b"}]
 
 
 def test_outputlookup_writes_in_memory_then_inputlookup_reads_it(lookup_store):
-    rows = run('| makeresults | eval repo="z", owner="new", _hidden="x" | outputlookup owners '
-               "| inputlookup append=t owners", lookups=lookup_store)
+    rows = run(
+        '| makeresults | eval repo="z", owner="new", _hidden="x" | outputlookup owners '
+        "| inputlookup append=t owners",
+        lookups=lookup_store,
+    )
     assert rows[1:] == [{"repo": "z", "owner": "new"}]
     assert run("| inputlookup owners", lookups=lookup_store) == [{"repo": "z", "owner": "new"}]
 
 
 def test_outputlookup_append_and_write_dir(lookup_store, tmp_path):
     lookup_store.write_dir = tmp_path / "out"
-    run('| makeresults | eval repo="c", owner="o", tags=split("p,q", ",") | fields - _time '
-        "| outputlookup append=true owners", lookups=lookup_store)
+    run(
+        '| makeresults | eval repo="c", owner="o", tags=split("p,q", ",") | fields - _time '
+        "| outputlookup append=true owners",
+        lookups=lookup_store,
+    )
     text = (tmp_path / "out" / "owners.csv").read_text(encoding="utf-8")
     assert text.splitlines()[-2:] == ['c,o,"p', 'q"']
 

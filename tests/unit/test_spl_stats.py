@@ -37,11 +37,24 @@ def test_stats_functions():
         "earliest(user) as e, latest(user) as l, first(user) as f, last(user) as la",
         EVENTS,
     )
-    assert rows == [{
-        "count": "4", "users": "3", "dcu": "2", "vu": ["alice", "bob"], "lu": ["bob", "alice", "bob"],
-        "mn": "5", "mx": "30", "total": "45", "mean": "15", "rg": "25",
-        "e": "bob", "l": "bob", "f": "bob", "la": "bob",
-    }]
+    assert rows == [
+        {
+            "count": "4",
+            "users": "3",
+            "dcu": "2",
+            "vu": ["alice", "bob"],
+            "lu": ["bob", "alice", "bob"],
+            "mn": "5",
+            "mx": "30",
+            "total": "45",
+            "mean": "15",
+            "rg": "25",
+            "e": "bob",
+            "l": "bob",
+            "f": "bob",
+            "la": "bob",
+        }
+    ]
 
 
 def test_first_and_last_follow_arrival_order_newest_first():
@@ -79,14 +92,22 @@ def test_unsupported_stats_function_is_an_error():
 
 def test_eventstats_adds_group_totals_to_each_row():
     rows = run("* | eventstats sum(score) as total by user | table user total", EVENTS)
-    assert rows == [{}, {"user": "bob", "total": "15"}, {"user": "alice", "total": "30"},
-                    {"user": "bob", "total": "15"}]
+    assert rows == [
+        {},
+        {"user": "bob", "total": "15"},
+        {"user": "alice", "total": "30"},
+        {"user": "bob", "total": "15"},
+    ]
 
 
 def test_streamstats_running_count_by_group():
     rows = run("* | streamstats count as n by repo | table repo n", EVENTS)
-    assert rows == [{"repo": "c", "n": "1"}, {"repo": "b", "n": "1"}, {"repo": "a", "n": "1"},
-                    {"repo": "a", "n": "2"}]
+    assert rows == [
+        {"repo": "c", "n": "1"},
+        {"repo": "b", "n": "1"},
+        {"repo": "a", "n": "1"},
+        {"repo": "a", "n": "2"},
+    ]
 
 
 def test_streamstats_current_false_and_window():
@@ -114,13 +135,17 @@ def test_chart_usenull_false_and_limit_other():
 
 def test_chart_by_one_field_is_stats():
     assert run("* | chart count by repo", EVENTS) == [
-        {"repo": "a", "count": "2"}, {"repo": "b", "count": "1"}, {"repo": "c", "count": "1"}]
+        {"repo": "a", "count": "2"},
+        {"repo": "b", "count": "1"},
+        {"repo": "c", "count": "1"},
+    ]
 
 
 def test_timechart_fills_every_bucket_of_the_range():
     rows = run("* | timechart span=100s count", EVENTS, earliest=0, latest=500)
-    assert rows == [{"_time": str(t), "count": str(c)} for t, c in
-                    [(0, 0), (100, 1), (200, 1), (300, 1), (400, 1)]]
+    assert rows == [
+        {"_time": str(t), "count": str(c)} for t, c in [(0, 0), (100, 1), (200, 1), (300, 1), (400, 1)]
+    ]
 
 
 def test_timechart_by_field():
