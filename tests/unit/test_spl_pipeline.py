@@ -251,3 +251,8 @@ def test_rest_uses_the_provider_and_refuses_without_one():
     assert calls == [("/services/saved/searches", {"splunk_server": "local", "count": "0"})]
     with pytest.raises(UnsupportedSPL, match="REST provider"):
         run("| rest /services/saved/searches")
+
+
+def test_triple_backtick_comments_are_removed_everywhere():
+    macros = {"users": "user=a* ```only the a-team```"}
+    assert ids(run("```find them``` `users` | sort id ```done```", EVENTS, macros=macros)) == ["1"]

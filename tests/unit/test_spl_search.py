@@ -178,3 +178,12 @@ def test_empty_subsearch_gives_not_empty_group_matching_everything():
 def test_subsearch_search_field_is_spliced_raw():
     rows = run('* [| makeresults | eval search="a=x OR a=y" | fields search]', EVENTS)
     assert ids(rows) == ["2", "1"]
+
+
+def test_star_matches_rows_without_any_field():
+    assert run("| makeresults | fields - _time | search *") == [{}]
+
+
+def test_wildcard_term_does_not_cross_whitespace():
+    assert ids(run("alp*soup", EVENTS)) == []
+    assert ids(run("alp*bet", EVENTS)) == ["4"]
