@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from devtools.spl import UnsupportedSPL
 from tests.unit.spl_helpers import run
@@ -170,3 +172,21 @@ def test_top_counts_and_percent():
 def test_rare_lists_least_common_first():
     rows = run("* | rare showperc=f user", EVENTS)
     assert rows == [{"user": "alice", "count": "1"}, {"user": "bob", "count": "2"}]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "C", "10", "9"])), max_size=30))
+def test_stats_count_by_sums_to_the_rows_that_have_the_field(values):
+    events = [{"_time": str(i), **({"k": v} if v is not None else {})} for i, v in enumerate(values)]
+    rows = run("* | stats count by k", events)
+    assert sum(int(r["count"]) for r in rows) == sum(v is not None for v in values)
+    assert [r["k"] for r in rows] == sorted(
+        {v for v in values if v is not None}, key=lambda v: (0, int(v), "") if v.isdigit() else (1, 0, v)
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=-50, max_value=50), max_size=25))
+def test_sort_is_a_numeric_permutation(numbers):
+    events = [{"_time": str(i), "n": str(n)} for i, n in enumerate(numbers)]
+    assert [int(r["n"]) for r in run("* | sort 0 n", events)] == sorted(numbers)
