@@ -17,6 +17,8 @@ docs.splunk.com/Documentation/Splunk/latest/SearchReference/Search):
 * A bare term matches ``_raw`` case-insensitively at term boundaries (Splunk's breakers);
   on rows without ``_raw`` (after a transforming command) it matches any field value.
 * ``earliest=``/``latest=`` are time modifiers filtering ``_time``.
+* ``index=*`` (a pattern starting with a wildcard) does not match internal indexes, whose names
+  start with ``_`` (Search Manual, "Retrieve events from indexes").
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class CompareNode(Node):
         if not values:
             return False
         if self.op == "=":
+            if self.field == "index" and self.value.startswith("*"):
+                values = [v for v in values if not v.startswith("_")]  # index=* skips internal indexes
             return any(wildcard_match(self.value, v) for v in values)
         if self.op == "!=":
             return not any(wildcard_match(self.value, v) for v in values)

@@ -206,3 +206,11 @@ def test_unknown_option_is_unsupported():
 def test_missing_argument_is_a_syntax_error():
     with pytest.raises(SPLSyntaxError):
         run("* | mvexpand", EVENTS)
+
+
+def test_foreach_substitutes_field_and_matchstr():
+    rows = run(
+        "| makeresults | eval count_a=1, count_b=2 | foreach count_* [eval total_<<MATCHSTR>>=<<FIELD>>*10] "
+        "| table total_a total_b"
+    )
+    assert rows == [{"total_a": "10", "total_b": "20"}]

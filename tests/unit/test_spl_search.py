@@ -187,3 +187,10 @@ def test_star_matches_rows_without_any_field():
 def test_wildcard_term_does_not_cross_whitespace():
     assert ids(run("alp*soup", EVENTS)) == []
     assert ids(run("alp*bet", EVENTS)) == ["4"]
+
+
+def test_index_star_skips_internal_indexes():
+    events = [{"id": "m", "_time": "1", "index": "main"}, {"id": "i", "_time": "2", "index": "_internal"}]
+    assert ids(run("index=*", events)) == ["m"]
+    assert ids(run("index=_*", events)) == ["i"]
+    assert ids(run("index=_internal", events)) == ["i"]

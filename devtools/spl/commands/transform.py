@@ -346,3 +346,32 @@ def addinfo(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
         row["info_max_time"] = format_number(context.latest) if context.latest is not None else "+Infinity"
         row["info_search_time"] = format_number(context.now)
     return rows
+
+
+@command("foreach")
+def foreach(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
+    """foreach f1 f2* [subpipeline]: run the subpipeline once per matching field.
+
+    In the subpipeline ``<<FIELD>>`` is the field name and ``<<MATCHSTR>>`` the part a ``*``
+    matched (Search Reference, "foreach"). Fields are matched against every field of the rows.
+    """
+    args = Args(cmd)
+    options = args.options(["mode", "fieldstr", "matchstr", "matchseg1"])
+    if options:
+        raise UnsupportedSPL(f"foreach: option {next(iter(options))}= is not supported", cmd.position)
+    patterns = args.field_list()
+    template = args.take()
+    if template.kind != "sub":
+        raise args.error("expected a [subpipeline]", template)
+    args.rest_must_be_empty()
+    names = _all_fields(rows)
+    for pattern in patterns:
+        regex = re.compile("^" + "(.*)".join(re.escape(p) for p in pattern.split("*")) + "$")
+        for name in names if "*" in pattern else [pattern]:
+            match = regex.match(name)
+            if not match:
+                continue
+            matched = match.group(1) if match.groups() else ""
+            text = template.value.replace("<<FIELD>>", name).replace("<<MATCHSTR>>", matched)
+            rows = runner.run(text.strip(), template.position, rows=rows)
+    return rows
