@@ -272,12 +272,20 @@ def _round(env: Env, value: Any, digits: Any = 0) -> Any:
 
 
 def _extreme(pick: Callable) -> Callable:
+    """min()/max() of eval: numbers compare numerically, strings lexicographically, and
+    strings are greater than numbers (Search Reference, "Statistical eval functions")."""
+
+    def key(item: Any) -> tuple:
+        number = parse_number(item)
+        return (0, number, "") if number is not None else (1, 0, str_value(item))
+
     def impl(env: Env, *values: Any) -> Any:
         items = [x for v in values for x in multivalue(v)]
-        numbers = [parse_number(x) for x in items]
-        if items and all(n is not None for n in numbers):
-            return pick(numbers)
-        return pick(str_value(x) for x in items) if items else None
+        if not items:
+            return None
+        best = pick(items, key=key)
+        number = parse_number(best)
+        return number if number is not None else str_value(best)
 
     return impl
 

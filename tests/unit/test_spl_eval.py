@@ -213,6 +213,8 @@ def test_numeric_functions():
     assert one("min(3, 1, 2)") == "1"
     assert one('max(3, "10", 2)') == "10"
     assert one('max("b", "a")') == "b"
+    assert one('max(1, 30, "foo")') == "foo"  # strings are greater than numbers
+    assert one('min(1, 30, "foo")') == "1"
 
 
 def test_tonumber_and_tostring():
