@@ -385,9 +385,7 @@ class EvalParser:
         self.expect(")")
         spec = FUNCTIONS[key]
         if not spec.min_args <= len(args) <= spec.max_args:
-            raise SPLSyntaxError(
-                f"{key}() takes {spec.arity_text()} arguments, got {len(args)}", name.position
-            )
+            raise SPLSyntaxError(f"{key}() takes {spec.arity_text()} arguments, got {len(args)}", name.position)
         return Call(key, args, name.position)
 
 

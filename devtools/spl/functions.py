@@ -64,7 +64,7 @@ def _zone(env: Env) -> Any:
     return get_zone(getattr(env.context, "tz", None))
 
 
-def _number(value: Any, name: str) -> float | None:
+def _number(value: Any) -> float | None:
     return parse_number(first(value))
 
 
@@ -154,12 +154,12 @@ def _rtrim(env: Env, value: Any, chars: Any = None) -> str:
 def _substr(env: Env, value: Any, start: Any, length: Any = None) -> str | None:
     """1-based start; a negative start counts from the end (Splunk)."""
     text = str_value(value)
-    begin = int(_number(start, "substr") or 0)
+    begin = int(_number(start) or 0)
     index = begin - 1 if begin > 0 else (len(text) + begin if begin < 0 else 0)
     index = max(index, 0)
     if length is None:
         return text[index:]
-    return text[index : index + max(int(_number(length, "substr") or 0), 0)]
+    return text[index : index + max(int(_number(length) or 0), 0)]
 
 
 @register("replace", 3, 3)
@@ -186,9 +186,7 @@ def _printf(env: Env, fmt: Any, *values: Any) -> str:
     for spec, value in zip(re.findall(r"%[-+ 0#]*\d*(?:\.\d+)?([sdifxXeEgGc%])", str_value(fmt)), values):
         converted.append(str_value(value) if spec == "s" else (parse_number(first(value)) or 0))
     try:
-        return str_value(fmt) % tuple(
-            int(c) if isinstance(c, float) and c.is_integer() else c for c in converted
-        )
+        return str_value(fmt) % tuple(int(c) if isinstance(c, float) and c.is_integer() else c for c in converted)
     except (TypeError, ValueError) as exc:
         raise SPLRuntimeError(f"printf: {exc}") from exc
 

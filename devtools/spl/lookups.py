@@ -83,21 +83,15 @@ class LookupStore:
     def _path(self, name: str, stanza: Mapping[str, str]) -> Path:
         if stanza.get("external_type", "").strip() == "kvstore":
             if self.kvstore_dir is None:
-                raise LookupError_(
-                    f"lookup {name!r} is a KV store lookup and no KV store directory was given"
-                )
+                raise LookupError_(f"lookup {name!r} is a KV store lookup and no KV store directory was given")
             collection = stanza.get("collection", name).strip()
             for candidate in (f"{collection}.csv", f"{name}.csv"):
                 path = Path(self.kvstore_dir) / candidate
                 if path.is_file():
                     return path
-            raise LookupError_(
-                f"KV store collection {collection!r} (lookup {name!r}) has no CSV in {self.kvstore_dir}"
-            )
+            raise LookupError_(f"KV store collection {collection!r} (lookup {name!r}) has no CSV in {self.kvstore_dir}")
         if stanza.get("external_type"):
-            raise UnsupportedSPL(
-                f"lookup {name!r}: external_type = {stanza['external_type']} is not supported"
-            )
+            raise UnsupportedSPL(f"lookup {name!r}: external_type = {stanza['external_type']} is not supported")
         file_name = stanza.get("filename")
         if not file_name:
             raise LookupError_(f"lookup {name!r} has neither filename nor external_type = kvstore")

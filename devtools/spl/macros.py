@@ -69,9 +69,7 @@ def expand_macros(text: str, macros: MacroTable, *, depth: int = 0) -> str:
     if "`" not in text:
         return text
     if depth >= MAX_EXPANSION_DEPTH:
-        raise MacroError(
-            f"macro expansion exceeded {MAX_EXPANSION_DEPTH} levels (a macro that calls itself?)"
-        )
+        raise MacroError(f"macro expansion exceeded {MAX_EXPANSION_DEPTH} levels (a macro that calls itself?)")
     out = []
     pos = 0
     while True:
@@ -99,9 +97,7 @@ def _expand_call(call: str, macros: MacroTable, position: int, depth: int) -> st
     definition = macro.definition
     if args is not None:
         if len(macro.args) != len(args):
-            raise MacroError(
-                f"macro `{key}` declares {len(macro.args)} args, called with {len(args)}", position
-            )
+            raise MacroError(f"macro `{key}` declares {len(macro.args)} args, called with {len(args)}", position)
         for param, value in zip(macro.args, args):
             definition = definition.replace(f"${param}$", value)
     return expand_macros(definition, macros, depth=depth + 1)

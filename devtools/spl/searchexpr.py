@@ -135,9 +135,7 @@ class TrueNode(Node):
 
 @lru_cache(maxsize=4096)
 def _wildcard_regex(pattern: str) -> re.Pattern:
-    return re.compile(
-        "^" + ".*".join(re.escape(p) for p in pattern.split("*")) + "$", re.IGNORECASE | re.DOTALL
-    )
+    return re.compile("^" + ".*".join(re.escape(p) for p in pattern.split("*")) + "$", re.IGNORECASE | re.DOTALL)
 
 
 def wildcard_match(pattern: str, value: str) -> bool:
@@ -242,9 +240,7 @@ class _Parser:
         if token.kind in (")", ",", "op"):
             raise SPLSyntaxError(f"unexpected {token.value!r} in search", token.position)
         if token.kind == "word" and token.value.upper().startswith(_UNSUPPORTED_DIRECTIVES):
-            raise UnsupportedSPL(
-                f"search directive {token.value.split('(')[0]}() is not supported", token.position
-            )
+            raise UnsupportedSPL(f"search directive {token.value.split('(')[0]}() is not supported", token.position)
         nxt = self.peek()
         if nxt is not None and nxt.kind == "op":
             return self._comparison(token)

@@ -80,9 +80,7 @@ class Args:
             if token.kind == ",":
                 self.take()
                 continue
-            if token.kind == "sub" or (
-                token.kind == "word" and token.value.lower() in {s.lower() for s in stop}
-            ):
+            if token.kind == "sub" or (token.kind == "word" and token.value.lower() in {s.lower() for s in stop}):
                 break
             if token.kind not in ("word", "string"):
                 raise SPLSyntaxError(f"{self.cmd.name}: unexpected {token.value!r}", token.position)

@@ -179,9 +179,7 @@ def rest(cmd: CommandText, rows: List[Row] | None, runner: Runner) -> List[Row]:
     if endpoint is None:
         raise SPLSyntaxError("rest: missing endpoint", cmd.position)
     if runner.context.rest is None:
-        raise UnsupportedSPL(
-            f"| rest {endpoint}: no REST provider was given to the search context", cmd.position
-        )
+        raise UnsupportedSPL(f"| rest {endpoint}: no REST provider was given to the search context", cmd.position)
     return [dict(row) for row in runner.context.rest(endpoint, options)]
 
 
@@ -226,9 +224,7 @@ def join(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     if kind == "outer":
         kind = "left"
     if kind not in ("inner", "left") or set(options) - {"type", "max", "overwrite"}:
-        raise UnsupportedSPL(
-            "join: only type=inner|left with max= and overwrite= are supported", cmd.position
-        )
+        raise UnsupportedSPL("join: only type=inner|left with max= and overwrite= are supported", cmd.position)
     limit = integer(options.get("max", "1"), "max")
     overwrite = boolean(options.get("overwrite", "t"), "overwrite")
     right = runner.subsearch(token.value, token.position)
@@ -296,6 +292,4 @@ def format_(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
 @command("tstats", "datamodel", "from", "pivot", "mstats", generating=True)
 def refused(cmd: CommandText, rows: List[Row] | None, runner: Runner) -> List[Row]:
     """Data-model and metrics commands need indexed summaries that a replay does not have."""
-    raise UnsupportedSPL(
-        f"command '{cmd.name}' (data models / indexed summaries) is not supported", cmd.position
-    )
+    raise UnsupportedSPL(f"command '{cmd.name}' (data models / indexed summaries) is not supported", cmd.position)

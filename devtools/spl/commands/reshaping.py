@@ -83,9 +83,7 @@ def _pivot(
         row: Row = {x_field: x}
         for series in columns:
             members = [
-                m
-                for s in ([series] if series != otherstr or not folded else folded)
-                for m in cells.get((x, s), [])
+                m for s in ([series] if series != otherstr or not folded else folded) for m in cells.get((x, s), [])
             ]
             value = aggregation.compute(members) if members else ("0" if zero_fill else None)
             _store(row, series, value)

@@ -101,19 +101,16 @@ class Aggregation:
     name: str
 
     def compute(self, rows: List[Row]) -> Any:
+        """The function over the rows' values of the field (a bare ``count`` counts rows)."""
+        if self.field is None:
+            return str(len(rows))
         values: List[str] = []
         times: List[float] = []
         for row in rows:
-            if self.field is None:
-                values.append("1")
-                times.append(0.0)
-                continue
             stamp = parse_number(row.get("_time"))
             for value in values_of(row.get(self.field)):
                 values.append(value)
                 times.append(float(stamp) if stamp is not None else 0.0)
-        if self.function == "count" and self.field is None:
-            return str(len(rows))
         return AGGREGATORS[self.function](values, times)
 
 
@@ -143,6 +140,10 @@ def parse_aggregations(args: Args, stop: Tuple[str, ...] = ("by",)) -> List[Aggr
                     f"{args.cmd.name}: {function}({inner.value}(...)) is not supported", inner.position
                 )
             field = inner.value
+            if "*" in field:
+                raise UnsupportedSPL(
+                    f"{args.cmd.name}: wildcard field {function}({field}) is not supported", inner.position
+                )
             if args.take().kind != ")":
                 raise SPLSyntaxError(f"{args.cmd.name}: expected ')'", inner.position)
             label = f"{label}({field})"

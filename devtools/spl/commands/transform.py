@@ -32,9 +32,7 @@ def eval_(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
         for name, expr in pairs:
             value = expr.eval(Env(row, runner.context))
             if isinstance(value, bool):
-                raise SPLRuntimeError(
-                    f"eval: fields cannot be assigned a boolean result ({name})", expr.position
-                )
+                raise SPLRuntimeError(f"eval: fields cannot be assigned a boolean result ({name})", expr.position)
             stored = to_field(value)
             if stored is None:
                 row.pop(name, None)
@@ -108,9 +106,7 @@ def rename(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     for source, target in pairs:
         if source.count("*") != target.count("*") or source.count("*") > 1:
             if "*" in source or "*" in target:
-                raise UnsupportedSPL(
-                    f"rename {source} AS {target}: wildcards must match one-to-one", cmd.position
-                )
+                raise UnsupportedSPL(f"rename {source} AS {target}: wildcards must match one-to-one", cmd.position)
     for row in rows:
         for source, target in pairs:
             if "*" not in source:
@@ -120,11 +116,7 @@ def rename(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
             prefix, suffix = source.split("*")
             moves = []
             for name in list(row):
-                if (
-                    name.startswith(prefix)
-                    and name.endswith(suffix)
-                    and len(name) >= len(prefix) + len(suffix)
-                ):
+                if name.startswith(prefix) and name.endswith(suffix) and len(name) >= len(prefix) + len(suffix):
                     middle = name[len(prefix) : len(name) - len(suffix)]
                     moves.append((name, target.replace("*", middle)))
             values = {name: row.pop(name) for name, _ in moves}
@@ -271,9 +263,7 @@ def _convert_one(function: str, value: str, fmt: str, zone: tzinfo) -> str | Non
     return value
 
 
-_SPAN = re.compile(
-    r"^(\d+)?(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days|w|week|weeks|mon|month|months)?$", re.IGNORECASE
-)
+_SPAN = re.compile(r"^(\d+)?(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days|w|week|weeks|mon|month|months)?$", re.IGNORECASE)
 _SPAN_SECONDS = {
     "s": 1,
     "sec": 1,
