@@ -9,9 +9,10 @@ structure" pages (docs.splunk.com/Documentation/Splunk/latest/Admin/Aboutconfigu
   as does an explicit ``[default]`` stanza.
 * Lines whose first non-blank character is ``#`` are comments. A ``#`` elsewhere is part of the
   value (Splunk has no inline comments).
-* A value continues on the next line when the line ends with a backslash. Splunk keeps the
-  line break in the value (the backslash itself is dropped), which is how multi-line searches
-  are stored in savedsearches.conf.
+* A value continues on the next line when the line ends with a backslash (the very last
+  character: a backslash followed by spaces does not continue). Splunk keeps the line break in
+  the value and drops the backslash; the next line is taken as written. This is how multi-line
+  searches are stored in savedsearches.conf.
 * Whitespace around keys and values is stripped; keys are case-sensitive.
 * When a stanza or a key appears twice in one file, the later one wins (Splunk merges stanzas
   of the same name, settings of the same key override). :func:`parse_conf` keeps that merge.
@@ -70,17 +71,12 @@ def parse_conf(text: str, *, source: str = "<conf>") -> Conf:
             continue
         if "=" not in stripped:
             raise ConfParseError(source, number, line)
-        key, _, value = stripped.partition("=")
-        value = value.strip()
-        pieces = []
-        while value.endswith("\\") and index <= len(lines):
-            pieces.append(value[:-1])
-            if index == len(lines):
-                value = ""
-                break
-            value = lines[index].strip()
+        key, _, value = line.partition("=")
+        pieces = [value.lstrip()]
+        while pieces[-1].endswith("\\") and index < len(lines):
+            pieces[-1] = pieces[-1][:-1]
+            pieces.append(lines[index])  # continuation lines are kept as written
             index += 1
-        pieces.append(value)
         current[key.strip()] = "\n".join(pieces).strip()
     if not conf[DEFAULT_STANZA]:
         del conf[DEFAULT_STANZA]

@@ -33,6 +33,11 @@ def test_backslash_continuation_keeps_line_breaks():
     assert conf["r"] == {"search": "index=x \n| stats count \n| where count > 1", "next": "y"}
 
 
+def test_continuation_needs_the_backslash_last_and_keeps_indentation():
+    conf = parse_conf("[r]\nsearch = a \\\n    | b\nother = c \\ \n")
+    assert conf["r"] == {"search": "a \n    | b", "other": "c \\"}
+
+
 def test_repeated_stanza_merges_and_later_key_wins():
     conf = parse_conf("[a]\nx = 1\ny = 1\n[a]\ny = 2\n")
     assert conf == {"a": {"x": "1", "y": "2"}}
