@@ -39,6 +39,7 @@ auto KV extraction, then field aliases, then calculated fields):
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from datetime import datetime, timedelta, timezone
@@ -173,7 +174,7 @@ def to_splunk_event(
     event_time = record.get("eventTime")
     if not isinstance(event_time, str):
         raise CloudTrailRecordError("the record has no eventTime")
-    raw = json.dumps(record, ensure_ascii=False)
+    raw = json.dumps(record)  # the layout of security_content's captured events (Python's json.dumps)
     event: Dict[str, Any] = {}
     for name, values in flatten_text(raw, max_chars).items():
         event[name] = values[0] if len(values) == 1 else values
@@ -196,10 +197,16 @@ def to_splunk_event(
 def read_records(path: Union[str, Path]) -> List[Dict[str, Any]]:
     """CloudTrail records from a file of JSON lines or a CloudTrail ``{"Records": [...]}`` document.
 
+    A ``.gz`` file (as CloudTrail delivers to S3) is decompressed first.
+
     Raises:
         CloudTrailRecordError: the file is neither (the message names the line that failed).
     """
-    text = Path(path).read_text(encoding="utf-8-sig").strip()
+    path = Path(path)
+    data = path.read_bytes()
+    if path.suffix == ".gz":
+        data = gzip.decompress(data)
+    text = data.decode("utf-8-sig").strip()
     if not text:
         return []
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -234,6 +235,12 @@ def test_read_records_accepts_json_lines_and_records_files(tmp_path):
     delivery.write_text(json.dumps({"Records": [record(), record(eventName="X")]}, indent=2))
     assert [r["eventName"] for r in read_records(delivery)] == ["PutImage", "X"]
     assert read_records(tmp_path / "events.jsonl")[0]["eventName"] == "PutImage"
+
+
+def test_read_records_reads_gzipped_delivery_files(tmp_path):
+    delivery = tmp_path / "111122223333_CloudTrail_us-east-1_20240302T0800Z_abc.json.gz"
+    delivery.write_bytes(gzip.compress(json.dumps({"Records": [record()]}).encode()))
+    assert [r["eventName"] for r in read_records(delivery)] == ["PutImage"]
 
 
 def test_read_records_names_the_bad_line(tmp_path):
