@@ -68,10 +68,7 @@ def test_json_fields_of_the_real_putimage_event(put_image):
     assert put_image["requestParameters.repositoryName"] == "devsecops/cat_dog_server"
     assert put_image["requestParameters.imageTag"] == "latest"
     assert put_image["readOnly"] == "false"
-    assert (
-        put_image["resources{}.ARN"]
-        == "arn:aws:ecr:eu-central-1:1111111111111:repository/devsecops/cat_dog_server"
-    )
+    assert put_image["resources{}.ARN"] == "arn:aws:ecr:eu-central-1:1111111111111:repository/devsecops/cat_dog_server"
     assert put_image["requestParameters.imageManifest"].startswith('{\n   "schemaVersion": 2')
     assert "userIdentity.sessionContext.sessionIssuer" not in put_image  # empty objects give no field
 
@@ -156,9 +153,7 @@ def test_assumed_role_without_issuer_falls_back_to_the_arn_session():
 
 def test_put_event_without_user_or_issuer_has_no_user():
     event = to_splunk_event(
-        record(
-            userIdentity={"type": "AssumedRole", "arn": "arn:aws:sts::123456789012:assumed-role/r/session-7"}
-        )
+        record(userIdentity={"type": "AssumedRole", "arn": "arn:aws:sts::123456789012:assumed-role/r/session-7"})
     )
     assert "user" not in event
     assert event["userName"] == "session-7"

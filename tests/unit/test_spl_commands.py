@@ -120,9 +120,7 @@ def test_makemv_and_nomv_and_mvcombine():
 
 
 def test_spath_path_with_array_gives_multivalue():
-    raw = json.dumps(
-        {"r": {"findings": [{"severity": "HIGH", "name": "a"}, {"severity": "LOW", "name": "b"}]}}
-    )
+    raw = json.dumps({"r": {"findings": [{"severity": "HIGH", "name": "a"}, {"severity": "LOW", "name": "b"}]}})
     rows = run("* | spath path=r.findings{}.severity output=sev | table sev", [{"_time": "1", "_raw": raw}])
     assert rows == [{"sev": ["HIGH", "LOW"]}]
 
@@ -214,3 +212,11 @@ def test_foreach_substitutes_field_and_matchstr():
         "| table total_a total_b"
     )
     assert rows == [{"total_a": "10", "total_b": "20"}]
+
+
+def test_spath_input_path_with_array_and_output():
+    rows = run(
+        '| makeresults | eval doc="{\\"a\\": [{\\"b\\": 1}, {\\"b\\": 2}, {\\"c\\": 3}]}" '
+        "| spath input=doc path=a{}.b output=y | table y"
+    )
+    assert rows == [{"y": ["1", "2"]}]

@@ -8,9 +8,7 @@ from devtools.conffile import ConfParseError, parse_conf, read_conf, with_defaul
 
 
 def test_stanzas_and_settings():
-    conf = parse_conf(
-        "[cloudtrail]\ndefinition = sourcetype=aws:cloudtrail\n[risk_index]\ndefinition=index=risk\n"
-    )
+    conf = parse_conf("[cloudtrail]\ndefinition = sourcetype=aws:cloudtrail\n[risk_index]\ndefinition=index=risk\n")
     assert conf == {
         "cloudtrail": {"definition": "sourcetype=aws:cloudtrail"},
         "risk_index": {"definition": "index=risk"},

@@ -192,9 +192,7 @@ def test_lookup_match_field_as_and_default_outputs(lookup_store):
 
 
 def test_lookup_is_case_sensitive(lookup_store):
-    rows = run(
-        '| makeresults | eval repo="A" | lookup owners repo OUTPUT owner | table owner', lookups=lookup_store
-    )
+    rows = run('| makeresults | eval repo="A" | lookup owners repo OUTPUT owner | table owner', lookups=lookup_store)
     assert rows == [{}]
 
 
@@ -213,8 +211,7 @@ def test_lookup_outputnew_keeps_existing_values(lookup_store):
 
 def test_outputlookup_writes_in_memory_then_inputlookup_reads_it(lookup_store):
     rows = run(
-        '| makeresults | eval repo="z", owner="new", _hidden="x" | outputlookup owners '
-        "| inputlookup append=t owners",
+        '| makeresults | eval repo="z", owner="new", _hidden="x" | outputlookup owners | inputlookup append=t owners',
         lookups=lookup_store,
     )
     assert rows[1:] == [{"repo": "z", "owner": "new"}]
@@ -256,3 +253,23 @@ def test_rest_uses_the_provider_and_refuses_without_one():
 def test_triple_backtick_comments_are_removed_everywhere():
     macros = {"users": "user=a* ```only the a-team```"}
     assert ids(run("```find them``` `users` | sort id ```done```", EVENTS, macros=macros)) == ["1"]
+
+
+def test_kvstore_lookup_falls_back_to_a_csv_named_after_the_definition(tmp_path):
+    (tmp_path / "known_pushers.csv").write_text("user,firstTime\nalice,1\n", encoding="utf-8")
+    store = LookupStore(
+        {"known_pushers": {"external_type": "kvstore", "collection": "c_missing"}}, kvstore_dir=tmp_path
+    )
+    assert run("| inputlookup known_pushers", lookups=store) == [{"user": "alice", "firstTime": "1"}]
+
+
+def test_kvstore_lookup_without_a_directory_is_an_error():
+    store = LookupStore({"k": {"external_type": "kvstore", "collection": "c"}})
+    with pytest.raises(LookupError_, match="KV store"):
+        run("| inputlookup k", lookups=store)
+
+
+def test_lookup_match_type_is_unsupported(tmp_path):
+    store = LookupStore({"w": {"filename": "w.csv", "match_type": "WILDCARD(host)"}}, lookup_dirs=[tmp_path])
+    with pytest.raises(UnsupportedSPL, match="match_type"):
+        run("| inputlookup w", lookups=store)

@@ -145,9 +145,7 @@ def test_chart_by_one_field_is_stats():
 
 def test_timechart_fills_every_bucket_of_the_range():
     rows = run("* | timechart span=100s count", EVENTS, earliest=0, latest=500)
-    assert rows == [
-        {"_time": str(t), "count": str(c)} for t, c in [(0, 0), (100, 1), (200, 1), (300, 1), (400, 1)]
-    ]
+    assert rows == [{"_time": str(t), "count": str(c)} for t, c in [(0, 0), (100, 1), (200, 1), (300, 1), (400, 1)]]
 
 
 def test_timechart_by_field():
