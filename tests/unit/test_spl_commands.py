@@ -220,3 +220,26 @@ def test_spath_input_path_with_array_and_output():
         "| spath input=doc path=a{}.b output=y | table y"
     )
     assert rows == [{"y": ["1", "2"]}]
+
+
+@pytest.mark.parametrize(
+    "search",
+    [
+        "* | table id x=1",
+        "* | fields id bogus=1",
+        "* | fillnull id bogus=1",
+        "* | dedup id bogus=1",
+        "* | sort id bogus=1",
+        "* | stats count by id bogus=1",
+        "* | top id bogus=1",
+        "* | addinfo bogus=1",
+    ],
+)
+def test_trailing_unknown_options_are_refused_not_ignored(search):
+    with pytest.raises(UnsupportedSPL, match=r"bogus|x="):
+        run(search, EVENTS)
+
+
+def test_options_after_fields_are_honoured():
+    assert run("* | fillnull missing value=none | table missing", EVENTS) == [{"missing": "none"}] * 3
+    assert run("* | top s limit=1 showperc=f", EVENTS) == [{"s": "B", "count": "1"}]

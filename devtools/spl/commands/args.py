@@ -87,9 +87,17 @@ class Args:
             fields.append(self.take().value)
         return fields
 
+    def finish(self, allowed: Iterable[str] = ()) -> Dict[str, str]:
+        """Trailing ``key=value`` options (from ``allowed``), then nothing else may follow."""
+        found = self.options(allowed)
+        self.rest_must_be_empty()
+        return found
+
     def rest_must_be_empty(self) -> None:
         if not self.done():
             token = self.peek()
+            if self.at_option():
+                raise UnsupportedSPL(f"{self.cmd.name}: option {token.value}= is not supported", token.position)
             raise SPLSyntaxError(f"{self.cmd.name}: unexpected {token.value!r}", token.position)
 
     def error(self, message: str, token: Token | None = None) -> SPLSyntaxError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, List
 
-from ..errors import SPLSyntaxError
+from ..errors import SPLSyntaxError, UnsupportedSPL
 from ..evalexpr import Env, parse_expression, truth_value
 from ..lexer import CommandText, tokenize
 from ..regex import compile_pcre
@@ -116,7 +116,8 @@ def dedup(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     fields = args.field_list(stop=["sortby"])
     options.update(args.options(["keepempty", "consecutive", "keepevents"]))
     if args.keyword("sortby"):
-        raise args.error("sortby is not supported")
+        raise UnsupportedSPL("dedup: sortby is not supported", cmd.position)
+    args.rest_must_be_empty()
     if not fields:
         raise args.error("needs at least one field")
     if boolean(options.get("keepevents", "f"), "keepevents"):
@@ -177,9 +178,13 @@ def sort(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     keys = []
     pending_sign = None
     while not args.done():
+        if args.at_option():
+            args.finish()  # raises: sort takes no option after its fields
         token = args.take()
         if token.kind == ",":
             continue
+        if token.kind not in ("word", "string"):
+            raise args.error(f"unexpected {token.value!r}", token)
         value = token.value
         if value in ("+", "-"):
             pending_sign = value

@@ -182,6 +182,7 @@ def xyseries(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     args = Args(cmd)
     args.options(["grouped", "sep", "format"])
     names = args.field_list()
+    args.finish(["grouped", "sep", "format"])
     if len(names) != 3:
         raise SPLSyntaxError("xyseries: expects x-field y-field value-field", cmd.position)
     x_field, _y_field, _value_field = names

@@ -203,6 +203,7 @@ def _parse_stats(cmd: CommandText) -> Tuple[List[Aggregation], List[str], Dict[s
     by = args.field_list() if args.keyword("by") else []
     if args.keyword("by"):
         raise args.error("two by clauses")
+    args.rest_must_be_empty()
     return aggregations, by, options
 
 
@@ -283,7 +284,9 @@ def _top(cmd: CommandText, rows: List[Row], ascending: bool) -> List[Row]:
     allowed = ["limit", "countfield", "percentfield", "showcount", "showperc", "otherstr", "useother"]
     options = args.options(allowed)
     fields = args.field_list(stop=["by"])
+    options.update(args.options(allowed))
     by = args.field_list() if args.keyword("by") else []
+    options.update(args.finish(allowed))
     if not fields:
         raise args.error("needs at least one field")
     if boolean(options.get("useother", "f"), "useother"):

@@ -59,7 +59,9 @@ def _all_fields(rows: List[Row]) -> List[str]:
 @command("table")
 def table(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """table f1 f2 f*: keep only these fields, in this order (wildcards allowed)."""
-    patterns = Args(cmd).field_list()
+    args = Args(cmd)
+    patterns = args.field_list()
+    args.finish()
     names = _all_fields(rows)
     order: List[str] = []
     for pattern in patterns:
@@ -85,6 +87,7 @@ def fields(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
         remove = token.value[0] == "-"
         args.tokens[args.pos] = Token("word", token.value[1:], token.position + 1)
     patterns = args.field_list()
+    args.finish()
     if not patterns:
         raise args.error("needs at least one field")
     out = []
@@ -130,8 +133,10 @@ def fillnull(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """fillnull [value=0] [fields]: without fields, fills every field present in any result row."""
     args = Args(cmd)
     options = args.options(["value"])
+    fields = args.field_list()
+    options.update(args.finish(["value"]))
     value = options.get("value", "0")
-    names = args.field_list() or [n for n in _all_fields(rows) if not n.startswith("_")]
+    names = fields or [n for n in _all_fields(rows) if not n.startswith("_")]
     for row in rows:
         for name in names:
             if row_get(row, name) is None:
@@ -330,6 +335,7 @@ def bin_(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
 @command("addinfo")
 def addinfo(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """addinfo: info_min_time / info_max_time from the search's time range, info_search_time = now."""
+    Args(cmd).finish()
     context = runner.context
     for row in rows:
         row["info_min_time"] = format_number(context.earliest) if context.earliest is not None else "0.000"
