@@ -14,7 +14,7 @@ from .context import SearchContext
 from .errors import SPLSyntaxError, UnsupportedSPL
 from .lexer import split_pipeline
 from .macros import expand_macros
-from .values import Row, parse_number
+from .values import Row, normalize_row, parse_number
 
 MAX_SUBSEARCH_DEPTH = 10
 
@@ -71,8 +71,8 @@ class Runner:
 
 
 def copy_row(row: Row) -> Row:
-    """A copy of a row whose multivalue lists can be changed safely."""
-    return {k: list(v) if isinstance(v, list) else v for k, v in row.items()}
+    """A copy of a row whose multivalue lists can be changed safely (see values.normalize_row)."""
+    return normalize_row(row)
 
 
 def run_search(spl: str, events: Iterable[Row], context: SearchContext | None = None) -> List[Row]:

@@ -103,6 +103,17 @@ def sort_key(value: Any) -> tuple:
     return (1, 0, text if text is not None else "")
 
 
+def normalize_row(row: Row) -> Row:
+    """A fresh copy of a row as Splunk holds it: numbers and booleans become strings (``_time``
+    may be given as an epoch float), lists are copied, null and empty values are dropped."""
+    out: Row = {}
+    for key, value in row.items():
+        stored = to_field(value)
+        if stored is not None:
+            out[key] = list(stored) if isinstance(stored, list) else stored
+    return out
+
+
 def row_get(row: Row, field: str) -> FieldValue | None:
     """A field of a row, None when absent or empty."""
     value = row.get(field)

@@ -273,3 +273,12 @@ def test_lookup_match_type_is_unsupported(tmp_path):
     store = LookupStore({"w": {"filename": "w.csv", "match_type": "WILDCARD(host)"}}, lookup_dirs=[tmp_path])
     with pytest.raises(UnsupportedSPL, match="match_type"):
         run("| inputlookup w", lookups=store)
+
+
+def test_numbers_and_booleans_in_events_and_rest_rows_become_strings():
+    events = [{"_time": 1629328650.5, "n": 3, "ok": True, "m": [1, "a"], "empty": None}]
+    assert run("* | table _time n ok m empty", events) == [
+        {"_time": "1629328650.5", "n": "3", "ok": "true", "m": ["1", "a"]}
+    ]
+    rows = run("| rest /x | table disabled count", rest=lambda endpoint, options: [{"disabled": False, "count": 0}])
+    assert rows == [{"disabled": "false", "count": "0"}]

@@ -9,7 +9,7 @@ from ..errors import LookupError_, SPLSyntaxError, UnsupportedSPL
 from ..lexer import CommandText, Token, tokenize
 from ..lookups import LookupStore
 from ..searchexpr import parse_search
-from ..values import Row, format_number, row_get, values_of
+from ..values import Row, format_number, normalize_row, row_get, values_of
 from . import command
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ def rest(cmd: CommandText, rows: List[Row] | None, runner: Runner) -> List[Row]:
         raise SPLSyntaxError("rest: missing endpoint", cmd.position)
     if runner.context.rest is None:
         raise UnsupportedSPL(f"| rest {endpoint}: no REST provider was given to the search context", cmd.position)
-    return [dict(row) for row in runner.context.rest(endpoint, options)]
+    return [normalize_row(row) for row in runner.context.rest(endpoint, options)]
 
 
 def _subsearch_token(args: Args) -> Token:
