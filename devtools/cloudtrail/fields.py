@@ -47,7 +47,6 @@ from pathlib import Path
 from typing import Any, Dict, List, Union
 
 from devtools.spl.jsonpath import flatten_text
-from devtools.spl.values import format_number
 
 SOURCETYPE = "aws:cloudtrail"
 DEFAULT_SOURCE = "s3://aws-cloudtrail-logs/AWSLogs/CloudTrail"
@@ -183,7 +182,7 @@ def to_splunk_event(
     event.update({k: v for k, v in times.items() if k != "_time"})
     event.update(
         {
-            "_time": format_number(times["_time"]),
+            "_time": times["_time"],  # epoch float, as the replay contract says; run_search renders it
             "_raw": raw,
             "index": index,
             "sourcetype": SOURCETYPE,

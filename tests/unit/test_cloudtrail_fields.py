@@ -48,7 +48,7 @@ def test_default_fields_of_the_real_putimage_event(put_image):
             "date_zone",
         )
     } == {
-        "_time": "1629328650",
+        "_time": 1629328650.0,
         "index": "main",
         "sourcetype": "aws:cloudtrail",
         "date_hour": "23",
@@ -200,7 +200,7 @@ def test_date_fields_come_from_the_timestamp_as_written():
 
 
 def test_fractional_event_time():
-    assert to_splunk_event(record(eventTime="2024-03-02T07:59:59.5Z"))["_time"] == "1709366399.5"
+    assert to_splunk_event(record(eventTime="2024-03-02T07:59:59.5Z"))["_time"] == 1709366399.5
 
 
 def test_index_source_host_are_set():
