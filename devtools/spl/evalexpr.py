@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, List, Sequence
+from typing import Any, Callable, List, Sequence
 
 from .errors import SPLRuntimeError, SPLSyntaxError, UnsupportedSPL
 from .values import first, format_number, parse_number, values_of
@@ -141,12 +141,11 @@ class FieldRef(Expr):
 class Call(Expr):
     name: str
     args: List[Expr]
+    impl: Callable[[List[Expr], Env], Any]
     position: int = 0
 
     def eval(self, env: Env) -> Any:
-        from .functions import FUNCTIONS
-
-        return FUNCTIONS[self.name].impl(self.args, env)
+        return self.impl(self.args, env)
 
     def fields(self) -> set:
         out: set = set()
@@ -386,7 +385,7 @@ class EvalParser:
         spec = FUNCTIONS[key]
         if not spec.min_args <= len(args) <= spec.max_args:
             raise SPLSyntaxError(f"{key}() takes {spec.arity_text()} arguments, got {len(args)}", name.position)
-        return Call(key, args, name.position)
+        return Call(key, args, spec.impl, name.position)
 
 
 def parse_expression(text: str, base: int = 0) -> Expr:
