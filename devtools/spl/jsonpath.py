@@ -39,12 +39,12 @@ def render(value: Any) -> str:
 def flatten(document: Any, prefix: str = "") -> Dict[str, List[str]]:
     """All leaves of a parsed JSON document as ``{path: [values]}`` in document order."""
     out: Dict[str, List[str]] = {}
-    for path, value, _end in _walk_value(document, prefix):
+    for path, value in _walk_value(document, prefix):
         out.setdefault(path, []).append(value)
     return out
 
 
-def _walk_value(value: Any, path: str) -> Iterator[Tuple[str, str, int]]:
+def _walk_value(value: Any, path: str) -> Iterator[Tuple[str, str]]:
     if isinstance(value, dict):
         for key, item in value.items():
             yield from _walk_value(item, f"{path}.{key}" if path else key)
@@ -52,72 +52,81 @@ def _walk_value(value: Any, path: str) -> Iterator[Tuple[str, str, int]]:
         for item in value:
             yield from _walk_value(item, path + "{}")
     elif path:
-        yield path, render(value), 0
+        yield path, render(value)
 
 
 def flatten_text(text: str, cutoff: int | None = None) -> Dict[str, List[str]]:
     """Flatten JSON text; with ``cutoff``, leaves that end after that many characters are dropped.
 
-    Text that is not a JSON object or array gives no fields (as Splunk's auto-extraction).
+    Text that is not a JSON object or array gives no fields (as Splunk's auto-extraction); on
+    malformed JSON the leaves read before the error are kept.
     """
-    out: Dict[str, List[str]] = {}
     start = _WS.match(text).end()
     if start >= len(text) or text[start] not in "{[":
-        return out
+        return {}
+    scanner = _Scanner(text, start, cutoff)
     try:
-        for path, value, end in _scan(text, start, ""):
-            if cutoff is not None and end > cutoff:
-                break
-            out.setdefault(path, []).append(value)
-    except ValueError:
-        return out  # malformed JSON: Splunk keeps what it read before the error
+        scanner.value("")
+    except (_Cutoff, ValueError, IndexError):
+        pass
+    out: Dict[str, List[str]] = {}
+    for path, value in scanner.leaves:
+        out.setdefault(path, []).append(value)
     return out
 
 
-def _scan(text: str, pos: int, path: str) -> Iterator[Tuple[str, str, int]]:
-    """Yield (path, value, end offset) for every leaf of the JSON value at ``pos``; sets _scan.end."""
-    pos = _WS.match(text, pos).end()
-    char = text[pos] if pos < len(text) else ""
-    if char == "{":
-        pos += 1
-        pos = _WS.match(text, pos).end()
-        if text.startswith("}", pos):
-            _scan.end = pos + 1  # type: ignore[attr-defined]
+class _Cutoff(Exception):
+    """The scan reached the extraction cutoff."""
+
+
+class _Scanner:
+    """A JSON reader that records each leaf with its path, so a cutoff can stop it part-way."""
+
+    def __init__(self, text: str, pos: int, cutoff: int | None) -> None:
+        self.text = text
+        self.pos = pos
+        self.cutoff = cutoff
+        self.leaves: List[Tuple[str, str]] = []
+
+    def _skip_space(self) -> str:
+        self.pos = _WS.match(self.text, self.pos).end()
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def _members(self, closer: str) -> Iterator[None]:
+        """Iterate over the members of an object or array; ``self.pos`` is after the opener."""
+        if self._skip_space() == closer:
+            self.pos += 1
             return
         while True:
-            key, pos = _DECODER.raw_decode(text, _WS.match(text, pos).end())
-            pos = _WS.match(text, pos).end()
-            if not text.startswith(":", pos):
-                raise ValueError("expected ':'")
-            yield from _scan(text, pos + 1, f"{path}.{key}" if path else str(key))
-            pos = _WS.match(text, _scan.end).end()  # type: ignore[attr-defined]
-            if text.startswith(",", pos):
-                pos += 1
-                continue
-            if text.startswith("}", pos):
-                _scan.end = pos + 1  # type: ignore[attr-defined]
+            yield
+            char = self._skip_space()
+            self.pos += 1
+            if char == closer:
                 return
-            raise ValueError("expected ',' or '}'")
-    if char == "[":
-        pos += 1
-        pos = _WS.match(text, pos).end()
-        if text.startswith("]", pos):
-            _scan.end = pos + 1  # type: ignore[attr-defined]
-            return
-        while True:
-            yield from _scan(text, pos, path + "{}")
-            pos = _WS.match(text, _scan.end).end()  # type: ignore[attr-defined]
-            if text.startswith(",", pos):
-                pos += 1
-                continue
-            if text.startswith("]", pos):
-                _scan.end = pos + 1  # type: ignore[attr-defined]
-                return
-            raise ValueError("expected ',' or ']'")
-    value, end = _DECODER.raw_decode(text, pos)
-    _scan.end = end  # type: ignore[attr-defined]
-    if path:
-        yield path, render(value), end
+            if char != ",":
+                raise ValueError(f"expected ',' or {closer!r} at {self.pos - 1}")
+
+    def value(self, path: str) -> None:
+        char = self._skip_space()
+        if char == "{":
+            self.pos += 1
+            for _ in self._members("}"):
+                self._skip_space()
+                key, self.pos = _DECODER.raw_decode(self.text, self.pos)
+                if self._skip_space() != ":":
+                    raise ValueError(f"expected ':' at {self.pos}")
+                self.pos += 1
+                self.value(f"{path}.{key}" if path else str(key))
+        elif char == "[":
+            self.pos += 1
+            for _ in self._members("]"):
+                self.value(path + "{}")
+        else:
+            value, self.pos = _DECODER.raw_decode(self.text, self.pos)
+            if self.cutoff is not None and self.pos > self.cutoff:
+                raise _Cutoff
+            if path:
+                self.leaves.append((path, render(value)))
 
 
 _STEP = re.compile(r"([^.{}]+)|\{(\d*)\}|\.")
