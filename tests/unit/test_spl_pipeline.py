@@ -282,3 +282,9 @@ def test_numbers_and_booleans_in_events_and_rest_rows_become_strings():
     ]
     rows = run("| rest /x | table disabled count", rest=lambda endpoint, options: [{"disabled": False, "count": 0}])
     assert rows == [{"disabled": "false", "count": "0"}]
+
+
+def test_not_subsearch_from_a_lookup_excludes_listed_values(tmp_path):
+    (tmp_path / "allow.csv").write_text("user\nalice\ncarol\n", encoding="utf-8")
+    store = LookupStore({"allow": {"filename": "allow.csv"}}, lookup_dirs=[tmp_path])
+    assert ids(run("* NOT [| inputlookup allow | fields user]", EVENTS, lookups=store)) == ["2"]
