@@ -7,6 +7,7 @@ tests read them straight out of the tarball and never copy them into the reposit
 from __future__ import annotations
 
 import json
+import os
 import tarfile
 from functools import cache
 from pathlib import Path
@@ -15,8 +16,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = "splunk-security_content-b13b314"
-# ../shared from the project's root; a git worktree sits one level deeper (wt/<name>).
-CANDIDATES = [ROOT.parent / "shared", ROOT.parent.parent / "shared"]
+# ../shared from the project's root, or $SHARED_DIR; a git worktree sits one level deeper (wt/<name>).
+CANDIDATES = [
+    ROOT.parent / "shared",
+    Path(os.environ.get("SHARED_DIR", ROOT.parent / "shared")),
+    ROOT.parent.parent / "shared",
+]
 
 
 def snapshot_path() -> Path:
