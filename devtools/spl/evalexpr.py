@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, List, Sequence
 
 from .errors import SPLRuntimeError, SPLSyntaxError, UnsupportedSPL
-from .values import first, format_number, parse_number, values_of
+from .values import compare_scalars, first, format_number, parse_number, values_of
 
 
 @dataclass(frozen=True)
@@ -217,20 +217,7 @@ def _logical(op: str, left_expr: Expr, right_expr: Expr, env: Env) -> bool | Non
 def _compare_one(op: str, left: Any, right: Any) -> bool:
     if op == "LIKE":
         return like(str_value(left), str_value(right))
-    a, b = parse_number(left), parse_number(right)
-    if a is None or b is None or isinstance(left, bool) or isinstance(right, bool):
-        a, b = str_value(left), str_value(right)  # type: ignore[assignment]
-    if op in ("=", "=="):
-        return a == b
-    if op == "!=":
-        return a != b
-    if op == "<":
-        return a < b
-    if op == "<=":
-        return a <= b
-    if op == ">":
-        return a > b
-    return a >= b
+    return compare_scalars(op, left, right)
 
 
 def compare(op: str, left: Any, right: Any) -> bool | None:

@@ -30,7 +30,7 @@ from typing import Callable, List, Sequence
 
 from .errors import SPLSyntaxError, UnsupportedSPL
 from .lexer import Token, tokenize
-from .values import Row, parse_number, values_of
+from .values import Row, compare_scalars, parse_number, values_of
 
 
 class Node:
@@ -88,7 +88,7 @@ class CompareNode(Node):
             return any(wildcard_match(self.value, v) for v in values)
         if self.op == "!=":
             return not any(wildcard_match(self.value, v) for v in values)
-        return any(_ordered(v, self.op, self.value) for v in values)
+        return any(compare_scalars(self.op, v, self.value) for v in values)
 
 
 @dataclass
@@ -150,21 +150,6 @@ def _term_regex(term: str) -> re.Pattern:
     # a wildcard stays inside one term: it does not cross whitespace (a major breaker)
     body = r"\S*?".join(re.escape(p) for p in term.split("*"))
     return re.compile(r"(?<![A-Za-z0-9])" + body + r"(?![A-Za-z0-9])", re.IGNORECASE | re.DOTALL)
-
-
-def _ordered(value: str, op: str, target: str) -> bool:
-    left, right = parse_number(value), parse_number(target)
-    if left is not None and right is not None:
-        a, b = left, right
-    else:
-        a, b = value, target  # type: ignore[assignment]
-    if op == "<":
-        return a < b
-    if op == "<=":
-        return a <= b
-    if op == ">":
-        return a > b
-    return a >= b
 
 
 SubsearchResolver = Callable[[str, int], str]

@@ -8,6 +8,7 @@ and converts back with :func:`to_field`.
 from __future__ import annotations
 
 import math
+import operator
 import re
 from typing import Any, Iterable, List, Union
 
@@ -80,6 +81,26 @@ def parse_number(value: Any) -> Union[int, float, None]:
         return int(text)
     except ValueError:
         return float(text)
+
+
+_OPERATORS = {
+    "=": operator.eq,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def compare_scalars(op: str, left: Any, right: Any) -> bool:
+    """``= == != < <= > >=`` on two values: numerically when both are numbers (numeric strings
+    included), otherwise as case-sensitive strings (Splunk's rule for search and where)."""
+    a, b = parse_number(left), parse_number(right)
+    if a is None or b is None:
+        return _OPERATORS[op](to_str(left), to_str(right))
+    return _OPERATORS[op](a, b)
 
 
 def is_null(value: Any) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Sequence, Tuple
 
 from ..errors import SPLSyntaxError, UnsupportedSPL
 from ..lexer import CommandText, Token, tokenize
@@ -72,20 +72,22 @@ class Args:
             return True
         return False
 
-    def field_list(self, stop: Sequence[str] = ()) -> List[str]:
-        """Fields separated by spaces and/or commas, up to a stop word, an option or the end."""
-        fields: List[str] = []
+    def items(self, stop: Sequence[str] = ()) -> Iterator[Token]:
+        """The next item of a space- and/or comma-separated list, until a stop word, an option,
+        a [subsearch] or the end. The caller consumes each item (and whatever belongs to it)."""
+        stops = {s.lower() for s in stop}
         while not self.done() and not self.at_option():
             token = self.peek()
             if token.kind == ",":
                 self.take()
                 continue
-            if token.kind == "sub" or (token.kind == "word" and token.value.lower() in {s.lower() for s in stop}):
-                break
-            if token.kind not in ("word", "string"):
-                raise SPLSyntaxError(f"{self.cmd.name}: unexpected {token.value!r}", token.position)
-            fields.append(self.take().value)
-        return fields
+            if token.kind == "sub" or (token.kind == "word" and token.value.lower() in stops):
+                return
+            yield token
+
+    def field_list(self, stop: Sequence[str] = ()) -> List[str]:
+        """Fields separated by spaces and/or commas, up to a stop word, an option or the end."""
+        return [self.word("a field") for _ in self.items(stop)]
 
     def finish(self, allowed: Iterable[str] = ()) -> Dict[str, str]:
         """Trailing ``key=value`` options (from ``allowed``), then nothing else may follow."""
@@ -121,15 +123,15 @@ def integer(value: str, name: str) -> int:
         raise SPLSyntaxError(f"option {name} expects an integer, got {value!r}") from exc
 
 
-def as_pairs(args: Args) -> List[Tuple[str, str]]:
-    """``a AS b, c AS d`` pairs (rename, lookup)."""
+def as_pairs(args: Args, stop: Sequence[str] = (), *, optional_as: bool = False) -> List[Tuple[str, str]]:
+    """``a AS b, c AS d`` pairs (rename), or ``a [AS b]`` items when ``optional_as`` (lookup)."""
     pairs = []
-    while not args.done():
-        if args.peek().kind == ",":
-            args.take()
-            continue
+    for _ in args.items(stop):
         source = args.word("a field")
-        if not args.keyword("as"):
+        if args.keyword("as"):
+            pairs.append((source, args.word("a new field name")))
+        elif optional_as:
+            pairs.append((source, source))
+        else:
             raise args.error(f"expected AS after {source!r}", args.peek())
-        pairs.append((source, args.word("a new field name")))
     return pairs

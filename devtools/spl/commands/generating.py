@@ -3,7 +3,7 @@ lookup, outputlookup, return, format; and tstats, which is refused."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List, Tuple
+from typing import TYPE_CHECKING, Dict, List
 
 from ..errors import LookupError_, SPLSyntaxError, UnsupportedSPL
 from ..lexer import CommandText, Token, tokenize
@@ -14,7 +14,7 @@ from . import command
 
 if TYPE_CHECKING:
     from ..engine import Runner
-from .args import Args, boolean, integer
+from .args import Args, as_pairs, boolean, integer
 from .filtering import format_results
 
 
@@ -93,7 +93,7 @@ def lookup(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     if options:
         raise UnsupportedSPL(f"lookup: option {next(iter(options))}= is not supported", cmd.position)
     name = args.word("a lookup name")
-    matches = _pairs(args, stop=("output", "outputnew"))
+    matches = as_pairs(args, stop=("output", "outputnew"), optional_as=True)
     mode = None
     outputs: List[tuple] = []
     if args.keyword("outputnew"):
@@ -101,7 +101,8 @@ def lookup(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     elif args.keyword("output"):
         mode = "overwrite"
     if mode:
-        outputs = _pairs(args, stop=())
+        outputs = as_pairs(args, optional_as=True)
+    args.rest_must_be_empty()
     if not matches:
         raise args.error("needs a field to match")
     table = _store(runner).read(name)
@@ -131,21 +132,6 @@ def lookup(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
             elif mode != "new":
                 row.pop(target, None)
     return rows
-
-
-def _pairs(args: Args, stop: Tuple[str, ...]) -> List[tuple]:
-    pairs = []
-    while not args.done():
-        token = args.peek()
-        if token.kind == ",":
-            args.take()
-            continue
-        if token.kind == "word" and token.value.lower() in stop:
-            break
-        source = args.word("a field")
-        target = args.word("a field") if args.keyword("as") else source
-        pairs.append((source, target))
-    return pairs
 
 
 def _combinations(row: Row, fields: List[str]) -> List[tuple]:

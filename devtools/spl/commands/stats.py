@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Sequence, Tuple
 
 from ..errors import SPLSyntaxError, UnsupportedSPL
 from ..lexer import CommandText
@@ -183,22 +183,10 @@ def _store(row: Row, name: str, value: Any) -> None:
         row[name] = value[0] if isinstance(value, list) and len(value) == 1 else value
 
 
-def _parse_stats(cmd: CommandText) -> Tuple[List[Aggregation], List[str], Dict[str, str]]:
+def _parse_stats(cmd: CommandText, allowed: Sequence[str]) -> Tuple[List[Aggregation], List[str], Dict[str, str]]:
+    """``[options] f(x) [AS n] ... [by a, b]`` of stats, eventstats and streamstats."""
     args = Args(cmd)
-    options = args.options(
-        [
-            "allnum",
-            "delim",
-            "partitions",
-            "current",
-            "window",
-            "global",
-            "reset_on_change",
-            "time_window",
-            "reset_before",
-            "reset_after",
-        ]
-    )
+    options = args.options(allowed)
     aggregations = parse_aggregations(args)
     by = args.field_list() if args.keyword("by") else []
     if args.keyword("by"):
@@ -227,18 +215,14 @@ def stats_rows(rows: List[Row], aggregations: List[Aggregation], by: List[str]) 
 @command("stats")
 def stats(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """stats f(x) [AS n] ... [by a, b]."""
-    aggregations, by, options = _parse_stats(cmd)
-    if set(options) - {"allnum", "delim", "partitions"}:
-        raise UnsupportedSPL(f"stats: option {sorted(options)[0]}= is not supported", cmd.position)
+    aggregations, by, _options = _parse_stats(cmd, ["allnum", "delim", "partitions"])
     return stats_rows(rows, aggregations, by)
 
 
 @command("eventstats")
 def eventstats(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """eventstats: stats over all rows (per by-group), added to every row of the group."""
-    aggregations, by, options = _parse_stats(cmd)
-    if set(options) - {"allnum"}:
-        raise UnsupportedSPL(f"eventstats: option {sorted(options)[0]}= is not supported", cmd.position)
+    aggregations, by, _options = _parse_stats(cmd, ["allnum"])
     if not by:
         summary = stats_rows(rows, aggregations, [])[0]
         for row in rows:
@@ -258,9 +242,7 @@ def eventstats(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
 @command("streamstats")
 def streamstats(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """streamstats [current=t] [window=N] f(x) ... [by a]: running statistics in row order."""
-    aggregations, by, options = _parse_stats(cmd)
-    if set(options) - {"current", "window", "allnum"}:
-        raise UnsupportedSPL(f"streamstats: option {sorted(options)[0]}= is not supported", cmd.position)
+    aggregations, by, options = _parse_stats(cmd, ["current", "window", "allnum"])
     current = boolean(options.get("current", "t"), "current")
     window = integer(options.get("window", "0"), "window")
     seen: Dict[Tuple[str, ...], List[Row]] = {}

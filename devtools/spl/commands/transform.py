@@ -105,7 +105,9 @@ def fields(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
 @command("rename")
 def rename(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """rename a AS b, x* AS y*: wildcard renames map the ``*`` part; the target overwrites."""
-    pairs = as_pairs(Args(cmd))
+    args = Args(cmd)
+    pairs = as_pairs(args)
+    args.finish()
     for source, target in pairs:
         if source.count("*") != target.count("*") or source.count("*") > 1:
             if "*" in source or "*" in target:
