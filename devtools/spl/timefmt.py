@@ -53,7 +53,7 @@ def _offset(dt: datetime, colons: int) -> str:
     return f"{sign}{hours:02d}:{minutes:02d}:{seconds:02d}"
 
 
-_STRFTIME_TOKEN = re.compile(r"%(\d*)([A-Za-z%+]|:{1,2}z)")
+_STRFTIME_TOKEN = re.compile(r"%(\d*)(Ez|:{1,3}z|[A-Za-z%+])")
 
 
 def strftime(epoch: float, fmt: str, tz: tzinfo) -> str:
@@ -62,9 +62,10 @@ def strftime(epoch: float, fmt: str, tz: tzinfo) -> str:
 
     def replace(match: re.Match) -> str:
         width, code = match.group(1), match.group(2)
-        if code in ("N", "Q"):
-            digits = int(width) if width else 3
-            fraction = f"{epoch % 1:.9f}"[2:]
+        if code in ("N", "Q", "f"):
+            # %N defaults to 9 digits, %Q to 3, %f is microseconds; times carry microseconds
+            digits = int(width) if width else {"N": 9, "Q": 3, "f": 6}[code]
+            fraction = f"{round((epoch % 1) * 1_000_000) % 1_000_000:06d}000"
             return fraction[:digits].ljust(digits, "0")
         if code == "e":
             return f"{dt.day:2d}"
@@ -78,6 +79,11 @@ def strftime(epoch: float, fmt: str, tz: tzinfo) -> str:
             return _offset(dt, 1)
         if code == "::z":
             return _offset(dt, 2)
+        if code == ":::z":
+            return _offset(dt, 0)[:3]
+        if code == "Ez":
+            delta = dt.utcoffset()
+            return str(int(delta.total_seconds() // 60)) if delta is not None else "0"
         if code == "Z":
             return dt.tzname() or ""
         if code == "+":
@@ -138,7 +144,7 @@ def _parse_pattern(fmt: str) -> re.Pattern:
             raise SPLRuntimeError(f"strptime: bad format {fmt!r}")
         width, code = match.group(1), match.group(2)
         i += match.end()
-        if code in ("N", "Q"):
+        if code in ("N", "Q", "f"):
             out.append(r"(?P<N>\d{%s})" % (width or "1,9"))
         elif code == ":z":
             out.append(_PARSE_PIECES["z"])

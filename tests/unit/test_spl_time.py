@@ -17,7 +17,8 @@ T = 1629328650.123456  # 2021-08-18T23:17:30.123456Z, a Wednesday, day 230
         ("%Y-%m-%d %H:%M:%S", "2021-08-18 23:17:30"),
         ("%a %A %b %B", "Wed Wednesday Aug August"),
         ("%e|%j|%u|%w", "18|230|3|3"),
-        ("%3N %6N %Q", "123 123456 123"),
+        ("%3N %6N %Q %N %f", "123 123456 123 123456000 123456"),
+        ("%Ez %:::z", "0 +00"),
         ("%s", "1629328650"),
         ("%z %:z %Z", "+0000 +00:00 UTC"),
         ("%I %p %y", "11 PM 21"),
@@ -29,7 +30,7 @@ def test_strftime_variables(fmt, expected):
 
 
 def test_strftime_in_another_zone_moves_the_date():
-    assert strftime(T, "%Y-%m-%d %H:%M %z %Z %A", PARIS) == "2021-08-19 01:17 +0200 CEST Thursday"
+    assert strftime(T, "%Y-%m-%d %H:%M %z %Z %A %Ez", PARIS) == "2021-08-19 01:17 +0200 CEST Thursday 120"
 
 
 @pytest.mark.parametrize(
