@@ -28,8 +28,18 @@ APP = ROOT / "app"
 WARNINGS_DOC = ROOT / "docs" / "appinspect-warnings.md"
 GATED = ("failure", "error", "future_failure")
 VENDORED_IMPORTS = (
-    "yaml", "requests", "urllib3", "certifi", "idna", "charset_normalizer", "jsonschema",
-    "attr", "pyrsistent", "splunklib.client", "splunklib.binding", "splunklib.modularinput",
+    "yaml",
+    "requests",
+    "urllib3",
+    "certifi",
+    "idna",
+    "charset_normalizer",
+    "jsonschema",
+    "attr",
+    "pyrsistent",
+    "splunklib.client",
+    "splunklib.binding",
+    "splunklib.modularinput",
     "splunklib.results",
 )
 
@@ -59,8 +69,18 @@ def run_appinspect(package: Path, *, cloud: bool, report: Path | None = None) ->
     """Run AppInspect (precert mode) on package and return its JSON report."""
     with tempfile.TemporaryDirectory() as tmp:
         out = report or Path(tmp) / "report.json"
-        cmd = [_tool("splunk-appinspect"), "inspect", str(package), "--mode", "precert",
-               "--skip-trusted-libraries-update", "--data-format", "json", "--output-file", str(out)]
+        cmd = [
+            _tool("splunk-appinspect"),
+            "inspect",
+            str(package),
+            "--mode",
+            "precert",
+            "--skip-trusted-libraries-update",
+            "--data-format",
+            "json",
+            "--output-file",
+            str(out),
+        ]
         if cloud:
             cmd += ["--included-tags", "cloud"]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -159,8 +179,7 @@ def python_checks(app: Path = APP) -> list[CheckResult]:
             ("byte-compile app/bin and app/lib", _COMPILE, [str(app / "bin"), str(app / "lib")]),
             ("import vendored libraries and the app package", _IMPORT, [str(app), *VENDORED_IMPORTS]),
         ):
-            done = subprocess.run([python, "-c", code, *args], capture_output=True, text=True,
-                                  check=False, env=env)
+            done = subprocess.run([python, "-c", code, *args], capture_output=True, text=True, check=False, env=env)
             lines = (done.stdout + done.stderr).strip().splitlines()
             results.append(CheckResult(f"python {version}: {label}", done.returncode == 0, lines[-20:]))
     return results

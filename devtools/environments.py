@@ -32,8 +32,7 @@ def _ensure(venv: Path, python: str, requirements: Path) -> Path:
     print(f"setting up {venv.name} ({requirements.name}) ...", flush=True)
     steps = [
         [python, "-m", "venv", "--clear", str(venv)],
-        [str(interpreter), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "-r", str(requirements)],
+        [str(interpreter), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(requirements)],
     ]
     for step in steps:
         done = subprocess.run(step, capture_output=True, text=True, check=False)

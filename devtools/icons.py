@@ -33,8 +33,12 @@ def _png(width: int, height: int, pixel: object) -> bytes:
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(bytes(raw), 9)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(bytes(raw), 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _icon_pixel(size: int, background: Color, ink: Color) -> object:
@@ -44,7 +48,7 @@ def _icon_pixel(size: int, background: Color, ink: Color) -> object:
         # rounded square background
         cx = min(max(x, radius), size - 1 - radius)
         cy = min(max(y, radius), size - 1 - radius)
-        if (x - cx) ** 2 + (y - cy) ** 2 > radius ** 2:
+        if (x - cx) ** 2 + (y - cy) ** 2 > radius**2:
             return CLEAR
         u, v = x / size, y / size
         # red mark, top right

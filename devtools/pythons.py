@@ -41,8 +41,13 @@ def find_python(version: str) -> str:
 def _runs(python: str, version: str) -> bool:
     """True if python starts and is the wanted version (a pyenv shim for another one is not)."""
     try:
-        done = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                              capture_output=True, text=True, timeout=30, check=False)
+        done = subprocess.run(
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
     except OSError:
         return False
     return done.returncode == 0 and done.stdout.strip() == version

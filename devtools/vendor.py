@@ -54,10 +54,28 @@ def download(python: str = sys.executable) -> list[Path]:
     """
     WHEELS.mkdir(parents=True, exist_ok=True)
     cmd = [
-        python, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-        "--no-deps", "--only-binary=:all:", "--ignore-requires-python", "--require-hashes",
-        "--python-version", "3.9", "--implementation", "cp", "--abi", "cp39",
-        "--platform", "manylinux2014_x86_64", "-d", str(WHEELS), "-r", str(LOCK),
+        python,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--ignore-requires-python",
+        "--require-hashes",
+        "--python-version",
+        "3.9",
+        "--implementation",
+        "cp",
+        "--abi",
+        "cp39",
+        "--platform",
+        "manylinux2014_x86_64",
+        "-d",
+        str(WHEELS),
+        "-r",
+        str(LOCK),
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:

@@ -18,6 +18,8 @@ def main(argv: list[str]) -> int:
     if not args.no_vendor or not (packaging.APP / "lib").exists():
         print(f"vendored {vendor.vendor()} files into app/lib")
     package = packaging.build()
-    print(f"built {package.path.relative_to(packaging.ROOT)}: version {package.version}, "
-          f"{package.files} files, {package.size:,} bytes, sha256 {package.sha256}")
+    print(
+        f"built {package.path.relative_to(packaging.ROOT)}: version {package.version}, "
+        f"{package.files} files, {package.size:,} bytes, sha256 {package.sha256}"
+    )
     return 0

@@ -25,8 +25,14 @@ SUMMARY = re.compile(r"(\d+) (passed|failed|error|errors|skipped)")
 def _pytest(python: str, args: list[str], label: str) -> tuple[int, dict[str, int]]:
     print(f"\n=== pytest under {label} ===", flush=True)
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    proc = subprocess.Popen([python, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [python, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     last = ""
     assert proc.stdout is not None
     for line in proc.stdout:
