@@ -52,7 +52,7 @@ def test_log_file_under_splunk_home_never_holds_a_secret(tmp_path):
     text = (tmp_path / "var" / "log" / "splunk" / "malicious_image.log").read_text()
     assert "level=INFO" in text and "event=test" in text and "RuntimeError" in text
     assert "ghp_SECRETVALUE42" not in text + done.stdout + done.stderr
-    assert text.count("********") == 3
+    assert text.count("********") >= 3
 
 
 def test_without_splunk_home_the_log_goes_to_stderr(tmp_path):
