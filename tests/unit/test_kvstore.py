@@ -150,3 +150,15 @@ def test_tls_verification_uses_splunks_ca_when_present(tmp_path):
     assert splunkd_verify(str(tmp_path)) == str(auth / "cacert.pem")
     client = SplunkdClient("https://127.0.0.1:8089", "k", verify=splunkd_verify(str(tmp_path)))
     assert client.session.verify == str(auth / "cacert.pem")
+
+
+def test_a_state_the_lookups_do_not_show_is_not_trusted(splunkd):
+    client = client_for(splunkd)
+    store = KVStoreStateStore(client)
+    writer = KVStoreTableWriter(client)
+    writer.replace_tables({"macros": rows(3), "stories": []}, "7-x")
+    store.save({"commit": "abc", "generation": "7-x"})
+    assert store.load() == {"commit": "abc", "generation": "7-x"}
+    # a crash after the switch to generation 8 but before the state save
+    writer.replace_tables({"macros": rows(3, "new")}, "8-y")
+    assert store.load() is None

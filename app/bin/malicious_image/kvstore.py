@@ -64,6 +64,7 @@ APP = "malicious_image"
 OWNER = "nobody"
 PREFIX = "malicious_image_"
 SLOTS = ("a", "b")
+TABLES = ("detections", "techniques", "tactics", "stories", "macros")
 STATE_COLLECTION = "malicious_image_sync_state"
 STATE_KEY = "state"
 MAX_BATCH_DOCUMENTS = 1000
@@ -262,15 +263,25 @@ class KVStoreTableWriter:
 
 
 class KVStoreStateStore:
-    """``StateStore`` over the KV store: one document in ``malicious_image_sync_state``."""
+    """``StateStore`` over the KV store: one document in ``malicious_image_sync_state``.
 
-    def __init__(self, client: SplunkdClient, state_type: type | None = None) -> None:
+    :meth:`load` trusts the saved state only if every non-empty lookup shows the state's
+    ``generation`` (one conf and one one-document read per table). A crash between the lookup
+    switches and the state save, or a lost state document, thus makes the next run a full sync
+    instead of a wrong "unchanged".
+    """
+
+    def __init__(
+        self, client: SplunkdClient, state_type: type | None = None, tables: Sequence[str] = TABLES
+    ) -> None:
         self.client = client
         self.state_type = state_type
+        self.tables = tuple(tables)
         self.url = client.ns(f"storage/collections/data/{STATE_COLLECTION}")
 
     def load(self) -> Any:
-        """The state of the last complete run, or None when there is none (or it is unreadable)."""
+        """The state of the last complete run, or None when there is none, it is unreadable, or
+        the lookups do not show its generation (then the next run rewrites every table)."""
         answer = self.client.call("GET", f"{self.url}/{STATE_KEY}", ok=(200, 404))
         if answer.status_code == 404:
             return None
@@ -278,7 +289,20 @@ class KVStoreStateStore:
             data = json.loads(answer.json()["state_json"])
         except (ValueError, KeyError, TypeError):
             return None  # unreadable state: the next run does a full sync
+        generation = str(data.get("generation") or "")
+        if generation and any(g not in ("", generation) for g in self.live_generations().values()):
+            return None
         return state_from_dict(data, self.state_type)
+
+    def live_generations(self) -> dict[str, str]:
+        """The ``generation`` of one document of each lookup's live collection ("" when empty)."""
+        writer = KVStoreTableWriter(self.client)
+        found = {}
+        for table in self.tables:
+            url = self.client.ns(f"storage/collections/data/{quote(writer.live_collection(table))}")
+            docs = self.client.call("GET", url, params={"limit": 1, "fields": "generation"}).json()
+            found[table] = str(docs[0].get("generation", "")) if docs else ""
+        return found
 
     def save(self, state: Any) -> None:
         """Save ``state`` in one request (batch_save upserts the ``state`` document)."""
