@@ -34,7 +34,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 from devtools.cloudtrail import fields as ct_fields
 from devtools.conffile import read_conf
-from devtools.spl import LookupStore, SearchContext, macros_from_conf, run_search
+from devtools.spl import LookupStore, Macro, SearchContext, macros_from_conf, run_search
 from devtools.spl.timefmt import get_zone, relative_time
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,6 +93,7 @@ class App:
     macros: Dict[str, Any]
     transforms: Dict[str, Dict[str, str]]
     lookup_dir: Path
+    extra_lookup_dirs: List[Path] = field(default_factory=list)
 
     @classmethod
     def load(cls, app_dir: Path = APP) -> App:
@@ -109,8 +110,16 @@ class App:
         )
 
     def lookups(self) -> LookupStore:
-        """A fresh lookup store: outputlookup writes stay in memory, per replay."""
-        return LookupStore(definitions=self.transforms, lookup_dirs=[self.lookup_dir])
+        """A fresh lookup store: outputlookup writes stay in memory, per replay.
+
+        ``extra_lookup_dirs`` come first, so a test or an admin's copy of a lookup (allow-list,
+        known pushers) shadows the shipped file of the same name.
+        """
+        return LookupStore(definitions=self.transforms, lookup_dirs=[*self.extra_lookup_dirs, self.lookup_dir])
+
+    def set_macro(self, name: str, definition: str) -> None:
+        """Override one macro, as an admin's local/macros.conf would."""
+        self.macros[name] = Macro(definition)
 
     def rules(self) -> List[str]:
         """Detection stanzas in file order, correlation rules last."""
