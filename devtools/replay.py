@@ -30,7 +30,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Sequence, Union
 
 from devtools.cloudtrail import fields as ct_fields
 from devtools.conffile import read_conf
@@ -115,7 +115,9 @@ class App:
         ``extra_lookup_dirs`` come first, so a test or an admin's copy of a lookup (allow-list,
         known pushers) shadows the shipped file of the same name.
         """
-        return LookupStore(definitions=self.transforms, lookup_dirs=[*self.extra_lookup_dirs, self.lookup_dir])
+        return LookupStore(
+            definitions=self.transforms, lookup_dirs=[*self.extra_lookup_dirs, self.lookup_dir]
+        )
 
     def set_macro(self, name: str, definition: str) -> None:
         """Override one macro, as an admin's local/macros.conf would."""
@@ -124,18 +126,23 @@ class App:
     def rules(self) -> List[str]:
         """Detection stanzas in file order, correlation rules last."""
         names = [n for n in self.savedsearches if n.endswith(RULE_SUFFIX)]
-        return [n for n in names if not self._is_correlation(n)] + [n for n in names if self._is_correlation(n)]
+        return [n for n in names if not self._is_correlation(n)] + [
+            n for n in names if self._is_correlation(n)
+        ]
 
     def baselines(self) -> List[str]:
         """Baseline (support) stanzas."""
-        return [n for n, s in self.savedsearches.items()
-                if s.get("action.escu.search_type") == "support" and "search" in s]
+        return [
+            n
+            for n, s in self.savedsearches.items()
+            if s.get("action.escu.search_type") == "support" and "search" in s
+        ]
 
     def _is_correlation(self, stanza: str) -> bool:
         return self.savedsearches[stanza].get(f"{alerting.PARAM_PREFIX}detection_type") == "Correlation"
 
 
-def parse_now(text: Optional[str]) -> Optional[float]:
+def parse_now(text: str | None) -> float | None:
     """Parse ``--now`` (ISO 8601, ``Z`` or an offset; a naive time is UTC)."""
     if text is None:
         return None
@@ -157,10 +164,12 @@ def load_events(path: Union[str, Path]) -> List[Row]:
         raise ReplayError(f"cannot read CloudTrail records from {path}: {exc}") from exc
 
 
-def _window(stanza: Dict[str, str], now: float, tz: str) -> tuple[Optional[float], Optional[float]]:
+def _window(stanza: Dict[str, str], now: float, tz: str) -> tuple[float | None, float | None]:
     zone = get_zone(tz)
-    return (relative_time(now, stanza.get("dispatch.earliest_time", "0"), zone),
-            relative_time(now, stanza.get("dispatch.latest_time", "now"), zone))
+    return (
+        relative_time(now, stanza.get("dispatch.earliest_time", "0"), zone),
+        relative_time(now, stanza.get("dispatch.latest_time", "now"), zone),
+    )
 
 
 def risk_events_as_splunk(risks: Sequence[Row], index: str = "risk") -> List[Row]:
@@ -173,8 +182,14 @@ def risk_events_as_splunk(risks: Sequence[Row], index: str = "risk") -> List[Row
                 event[key] = [str(v) for v in value]
             elif value is not None:
                 event[key] = str(value)
-        event.update({"index": index, "sourcetype": "stash", "host": "replay",
-                      "_raw": json.dumps(risk, default=str, sort_keys=True)})
+        event.update(
+            {
+                "index": index,
+                "sourcetype": "stash",
+                "host": "replay",
+                "_raw": json.dumps(risk, default=str, sort_keys=True),
+            }
+        )
         events.append(event)
     return events
 
@@ -187,10 +202,11 @@ class Replayer:
         self.tz = tz
         self.store = app.lookups()
 
-    def context(self, now: float, earliest: Optional[float], latest: Optional[float]) -> SearchContext:
+    def context(self, now: float, earliest: float | None, latest: float | None) -> SearchContext:
         """A search context with the app's macros and this replay's lookups."""
-        return SearchContext(macros=self.app.macros, lookups=self.store, now=now, earliest=earliest,
-                             latest=latest, tz=self.tz)
+        return SearchContext(
+            macros=self.app.macros, lookups=self.store, now=now, earliest=earliest, latest=latest, tz=self.tz
+        )
 
     def run_rule(self, stanza_name: str, events: Sequence[Row], now: float, windowed: bool) -> RuleResult:
         """Run one detection stanza and build its risk events and notables."""
@@ -210,8 +226,9 @@ class Replayer:
         return run_search(stanza["search"], events, self.context(now, earliest, latest))
 
 
-def replay_events(events: Sequence[Row], *, now: Optional[float] = None, tz: str = "UTC",
-                  app: Optional[App] = None) -> Outcome:
+def replay_events(
+    events: Sequence[Row], *, now: float | None = None, tz: str = "UTC", app: App | None = None
+) -> Outcome:
     """Replay Splunk events (see :func:`load_events`) through every rule; see the module docstring."""
     app = app or App.load()
     replayer = Replayer(app, tz=tz)
@@ -236,7 +253,7 @@ def replay_events(events: Sequence[Row], *, now: Optional[float] = None, tz: str
     return Outcome(now=now, windowed=windowed, results=results, baseline_rows=baseline_rows)
 
 
-def replay_file(path: Union[str, Path], *, now: Optional[str] = None, tz: str = "UTC") -> Outcome:
+def replay_file(path: Union[str, Path], *, now: str | None = None, tz: str = "UTC") -> Outcome:
     """Replay a CloudTrail file; ``now`` is ISO 8601 or None (see the module docstring)."""
     return replay_events(load_events(path), now=parse_now(now), tz=tz)
 
@@ -246,9 +263,13 @@ def summary(outcome: Outcome) -> str:
     lines = []
     for result in outcome.results:
         mark = "FIRED" if result.rows else "quiet"
-        lines.append(f"{mark:5}  {result.rule}: {len(result.rows)} rows, {len(result.risks)} risk events, "
-                     f"{len(result.notables)} notables")
+        lines.append(
+            f"{mark:5}  {result.rule}: {len(result.rows)} rows, {len(result.risks)} risk events, "
+            f"{len(result.notables)} notables"
+        )
     fired = sum(1 for r in outcome.results if r.rows)
-    lines.append(f"{fired} of {len(outcome.results)} rules fired; {len(outcome.risks)} risk events, "
-                 f"{len(outcome.notables)} notables")
+    lines.append(
+        f"{fired} of {len(outcome.results)} rules fired; {len(outcome.risks)} risk events, "
+        f"{len(outcome.notables)} notables"
+    )
     return "\n".join(lines)

@@ -61,18 +61,26 @@ def table(outcome: Outcome) -> str:
     mode = "dispatch windows relative to now" if outcome.windowed else "windows off: every record"
     out = [f"Replay at {when} ({mode})", ""]
     if outcome.baseline_rows:
-        out.append(f"Known pushers learned from the 30 days before the window: "
-                   f"{', '.join(str(r.get('user')) for r in outcome.baseline_rows)}")
+        out.append(
+            f"Known pushers learned from the 30 days before the window: "
+            f"{', '.join(str(r.get('user')) for r in outcome.baseline_rows)}"
+        )
         out.append("")
     for result in outcome.results:
         out.append(f"== {result.rule}: {len(result.rows)} result rows")
         if result.rows:
             columns = _columns(result.rows)
-            common = [c for c in columns if len(result.rows) > 1
-                      and all(_cell(r.get(c, "")) == _cell(result.rows[0].get(c, "")) for r in result.rows)]
+            common = [
+                c
+                for c in columns
+                if len(result.rows) > 1
+                and all(_cell(r.get(c, "")) == _cell(result.rows[0].get(c, "")) for r in result.rows)
+            ]
             if common:
-                out.append("   same in every row: " + ", ".join(f"{c}={_cell(result.rows[0].get(c, ''))}"
-                                                            for c in common))
+                out.append(
+                    "   same in every row: "
+                    + ", ".join(f"{c}={_cell(result.rows[0].get(c, ''))}" for c in common)
+                )
             out += _grid(result.rows, [c for c in columns if c not in common])
         if result.risks:
             out.append(f"   risk events ({len(result.risks)}):")
@@ -81,6 +89,8 @@ def table(outcome: Outcome) -> str:
             out.append(f"   notables ({len(result.notables)}):")
             out += _grid(result.notables, NOTABLE_COLUMNS)
         out.append("")
-    out.append(f"{sum(1 for r in outcome.results if r.rows)} of {len(outcome.results)} rules fired; "
-               f"{len(outcome.risks)} risk events; {len(outcome.notables)} notables")
+    out.append(
+        f"{sum(1 for r in outcome.results if r.rows)} of {len(outcome.results)} rules fired; "
+        f"{len(outcome.risks)} risk events; {len(outcome.notables)} notables"
+    )
     return "\n".join(out) + "\n"

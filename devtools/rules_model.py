@@ -28,9 +28,14 @@ STANZA_PREFIX = "Malicious Image - "
 _USER_TYPES = {"user", "username", "email address"}
 _SYSTEM_TYPES = {"device", "endpoint", "hostname", "ip address"}
 _THREAT_TYPES = {
-    "process name": "process", "process": "process",
-    "file name": "file_name", "file": "file_name", "file hash": "file_name",
-    "ip address": "ip_address", "url string": "url", "url": "url",
+    "process name": "process",
+    "process": "process",
+    "file name": "file_name",
+    "file": "file_name",
+    "file hash": "file_name",
+    "ip address": "ip_address",
+    "url string": "url",
+    "url": "url",
 }
 
 
@@ -156,7 +161,9 @@ def risk_entries(observables: list[dict[str, Any]], risk_score: int) -> list[dic
         if "Victim" in roles and kind in _USER_TYPES:
             entries.append({"risk_object_field": name, "risk_object_type": "user", "risk_score": risk_score})
         elif "Victim" in roles and kind in _SYSTEM_TYPES:
-            entries.append({"risk_object_field": name, "risk_object_type": "system", "risk_score": risk_score})
+            entries.append(
+                {"risk_object_field": name, "risk_object_type": "system", "risk_score": risk_score}
+            )
         elif "Attacker" in roles:
             entries.append({"threat_object_field": name, "threat_object_type": _THREAT_TYPES.get(kind, kind)})
         else:
@@ -216,7 +223,9 @@ def _rule_from(path: Path, data: dict[str, Any]) -> Rule:
         if not any("risk_object_field" in e for e in rule.risk) or not any(
             "threat_object_field" in e for e in rule.risk
         ):
-            raise RuleFileError(f"{path}: observables must give at least one risk object and one threat object")
+            raise RuleFileError(
+                f"{path}: observables must give at least one risk object and one threat object"
+            )
     return rule
 
 
@@ -238,12 +247,14 @@ def load_macros(root: Path = RULES_DIR) -> list[MacroDef]:
     macros = []
     for path in sorted((root / "macros").glob("*.yml")):
         data = _load_yaml(path)
-        macros.append(MacroDef(
-            name=str(_require(data, "name", path)),
-            definition=str(_require(data, "definition", path)).strip(),
-            description=one_line(str(data.get("description", ""))),
-            arguments=[str(a) for a in data.get("arguments") or []],
-        ))
+        macros.append(
+            MacroDef(
+                name=str(_require(data, "name", path)),
+                definition=str(_require(data, "definition", path)).strip(),
+                description=one_line(str(data.get("description", ""))),
+                arguments=[str(a) for a in data.get("arguments") or []],
+            )
+        )
     return sorted(macros, key=lambda m: m.name)
 
 
@@ -252,12 +263,14 @@ def load_lookups(root: Path = RULES_DIR) -> list[LookupDef]:
     lookups = []
     for path in sorted((root / "lookups").glob("*.yml")):
         data = _load_yaml(path)
-        lookups.append(LookupDef(
-            name=str(_require(data, "name", path)),
-            filename=str(_require(data, "filename", path)),
-            description=one_line(str(data.get("description", ""))),
-            case_sensitive_match=str(data.get("case_sensitive_match", "true")),
-        ))
+        lookups.append(
+            LookupDef(
+                name=str(_require(data, "name", path)),
+                filename=str(_require(data, "filename", path)),
+                description=one_line(str(data.get("description", ""))),
+                case_sensitive_match=str(data.get("case_sensitive_match", "true")),
+            )
+        )
     return lookups
 
 

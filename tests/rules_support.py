@@ -8,7 +8,7 @@ import json
 import tarfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 import yaml
 
@@ -27,7 +27,7 @@ BY_REPO = "Malicious Image - Correlation by Repository and Risk - Rule"
 BASELINE = "Malicious Image - Previously Seen AWS ECR Pushers - Update"
 SNAPSHOT_2024 = SNAPSHOTS / "splunk-security_content-b13b314.tar.gz"
 
-_APP: Optional[replay.App] = None
+_APP: replay.App | None = None
 
 
 def at(text: str) -> datetime:
@@ -45,8 +45,12 @@ def fresh_app(**macros: str) -> replay.App:
     global _APP
     if _APP is None:
         _APP = replay.App.load()
-    app = replay.App(savedsearches=_APP.savedsearches, macros=dict(_APP.macros), transforms=_APP.transforms,
-                     lookup_dir=_APP.lookup_dir)
+    app = replay.App(
+        savedsearches=_APP.savedsearches,
+        macros=dict(_APP.macros),
+        transforms=_APP.transforms,
+        lookup_dir=_APP.lookup_dir,
+    )
     for name, definition in macros.items():
         app.set_macro(name, definition)
     return app
@@ -60,8 +64,14 @@ def write_lookup(directory: Path, name: str, rows: Sequence[Dict[str, Any]], col
         writer.writerows(rows)
 
 
-def run_rule(stanza: str, records: Sequence[Dict[str, Any]], *, now: Optional[str] = None,
-             app: Optional[replay.App] = None, lookup_dir: Optional[Path] = None) -> replay.RuleResult:
+def run_rule(
+    stanza: str,
+    records: Sequence[Dict[str, Any]],
+    *,
+    now: str | None = None,
+    app: replay.App | None = None,
+    lookup_dir: Path | None = None,
+) -> replay.RuleResult:
     """Replay one rule over records (windows off unless ``now`` is given)."""
     app = app or fresh_app()
     if lookup_dir is not None:

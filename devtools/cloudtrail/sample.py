@@ -20,7 +20,7 @@ import sys
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SAMPLE_PATH = ROOT / "samples" / "cloudtrail_ecr_sample.json"
@@ -45,7 +45,7 @@ class Ids:
     """Deterministic request ids, event ids, access keys and digests from one seed."""
 
     def __init__(self, seed: int) -> None:
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed)  # noqa: S311 - deterministic test data, not secrets
 
     def uuid(self) -> str:
         """A random-looking UUID4 string."""
@@ -62,20 +62,33 @@ class Ids:
 
 def iam_user(ids: Ids, name: str, account: str = ACCOUNT) -> Record:
     """userIdentity of an IAM user (type IAMUser, with userName)."""
-    return {"type": "IAMUser", "principalId": ids.key("AIDA"), "arn": f"arn:aws:iam::{account}:user/{name}",
-            "accountId": account, "accessKeyId": ids.key("AKIA"), "userName": name}
+    return {
+        "type": "IAMUser",
+        "principalId": ids.key("AIDA"),
+        "arn": f"arn:aws:iam::{account}:user/{name}",
+        "accountId": account,
+        "accessKeyId": ids.key("AKIA"),
+        "userName": name,
+    }
 
 
 def assumed_role(ids: Ids, role: str, session: str, account: str = ACCOUNT, created: str = "") -> Record:
     """userIdentity of an assumed role session: no top-level userName, the role in sessionIssuer."""
     role_id = ids.key("AROA")
     return {
-        "type": "AssumedRole", "principalId": f"{role_id}:{session}",
-        "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{session}", "accountId": account,
+        "type": "AssumedRole",
+        "principalId": f"{role_id}:{session}",
+        "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{session}",
+        "accountId": account,
         "accessKeyId": ids.key("ASIA"),
         "sessionContext": {
-            "sessionIssuer": {"type": "Role", "principalId": role_id, "arn": f"arn:aws:iam::{account}:role/{role}",
-                              "accountId": account, "userName": role},
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": role_id,
+                "arn": f"arn:aws:iam::{account}:role/{role}",
+                "accountId": account,
+                "userName": role,
+            },
             "webIdFederationData": {},
             "attributes": {"creationDate": created or "2026-01-01T00:00:00Z", "mfaAuthenticated": "false"},
         },
@@ -87,39 +100,95 @@ def aws_service(service: str) -> Record:
     return {"type": "AWSService", "invokedBy": service}
 
 
-def _base(ids: Ids, when: datetime, identity: Record, source: str, name: str, ip: str, agent: str,
-          read_only: bool, region: str) -> Record:
+def _base(
+    ids: Ids,
+    when: datetime,
+    identity: Record,
+    source: str,
+    name: str,
+    ip: str,
+    agent: str,
+    read_only: bool,
+    region: str,
+) -> Record:
     return {
-        "eventVersion": "1.08", "userIdentity": identity, "eventTime": iso(when), "eventSource": source,
-        "eventName": name, "awsRegion": region, "sourceIPAddress": ip, "userAgent": agent,
-        "requestParameters": None, "responseElements": None, "requestID": ids.uuid(), "eventID": ids.uuid(),
-        "readOnly": read_only, "eventType": "AwsApiCall", "managementEvent": True,
-        "recipientAccountId": identity.get("accountId", ACCOUNT), "eventCategory": "Management",
+        "eventVersion": "1.08",
+        "userIdentity": identity,
+        "eventTime": iso(when),
+        "eventSource": source,
+        "eventName": name,
+        "awsRegion": region,
+        "sourceIPAddress": ip,
+        "userAgent": agent,
+        "requestParameters": None,
+        "responseElements": None,
+        "requestID": ids.uuid(),
+        "eventID": ids.uuid(),
+        "readOnly": read_only,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": identity.get("accountId", ACCOUNT),
+        "eventCategory": "Management",
     }
 
 
 def manifest(ids: Ids) -> str:
     """A small Docker image manifest v2 (as the JSON string PutImage carries)."""
-    body = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1462,
-                       "digest": ids.digest()},
-            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 3370706,
-                        "digest": ids.digest()}]}
+    body = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 1462,
+            "digest": ids.digest(),
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "size": 3370706,
+                "digest": ids.digest(),
+            }
+        ],
+    }
     return json.dumps(body, indent=3)
 
 
-def put_image(ids: Ids, when: datetime, identity: Record, repository: str, *, tag: Optional[str] = "latest",
-              digest: Optional[str] = None, ip: str = "203.0.113.10", public: bool = False,
-              error: Optional[str] = None, region: str = REGION, by_digest: bool = False) -> Record:
+def put_image(
+    ids: Ids,
+    when: datetime,
+    identity: Record,
+    repository: str,
+    *,
+    tag: str | None = "latest",
+    digest: str | None = None,
+    ip: str = "203.0.113.10",
+    public: bool = False,
+    error: str | None = None,
+    region: str = REGION,
+    by_digest: bool = False,
+) -> Record:
     """A PutImage record; ``by_digest`` omits imageTag and sends imageDigest (push by digest)."""
     source = "ecr-public.amazonaws.com" if public else "ecr.amazonaws.com"
-    record = _base(ids, when, identity, source, "PutImage", ip, "docker/26.1.4 go/go1.21.11 os/linux",
-                   False, "us-east-1" if public else region)
+    record = _base(
+        ids,
+        when,
+        identity,
+        source,
+        "PutImage",
+        ip,
+        "docker/26.1.4 go/go1.21.11 os/linux",
+        False,
+        "us-east-1" if public else region,
+    )
     image_digest = digest or ids.digest()
     registry = identity.get("accountId", ACCOUNT)
     body = manifest(ids)
-    request: Record = {"registryId": registry, "repositoryName": repository, "imageManifest": body,
-                       "imageManifestMediaType": "application/vnd.docker.distribution.manifest.v2+json"}
+    request: Record = {
+        "registryId": registry,
+        "repositoryName": repository,
+        "imageManifest": body,
+        "imageManifestMediaType": "application/vnd.docker.distribution.manifest.v2+json",
+    }
     image_id: Record = {"imageDigest": image_digest}
     if by_digest or tag is None:
         request["imageDigest"] = image_digest
@@ -128,24 +197,44 @@ def put_image(ids: Ids, when: datetime, identity: Record, repository: str, *, ta
         image_id["imageTag"] = tag
     record["requestParameters"] = request
     partition_service = "ecr-public" if public else "ecr"
-    record["resources"] = [{"accountId": registry,
-                            "ARN": f"arn:aws:{partition_service}:{record['awsRegion']}:{registry}:repository/{repository}"}]
+    record["resources"] = [
+        {
+            "accountId": registry,
+            "ARN": f"arn:aws:{partition_service}:{record['awsRegion']}:{registry}:repository/{repository}",
+        }
+    ]
     if error:
         record["errorCode"] = error
         record["errorMessage"] = f"{error}: the request was rejected"
     else:
-        record["responseElements"] = {"image": {"registryId": registry, "repositoryName": repository,
-                                                "imageId": image_id, "imageManifest": body,
-                                                "imageManifestMediaType": request["imageManifestMediaType"]}}
+        record["responseElements"] = {
+            "image": {
+                "registryId": registry,
+                "repositoryName": repository,
+                "imageId": image_id,
+                "imageManifest": body,
+                "imageManifestMediaType": request["imageManifestMediaType"],
+            }
+        }
     return record
 
 
-def basic_finding(name: str, severity: Optional[str], description: Optional[str] = None,
-                  package: str = "openssl", version: str = "3.0.11-1") -> Record:
+def basic_finding(
+    name: str,
+    severity: str | None,
+    description: str | None = None,
+    package: str = "openssl",
+    version: str = "3.0.11-1",
+) -> Record:
     """One basic-scanning finding (``imageScanFindings.findings[]``); None omits the key."""
-    finding: Record = {"name": name, "uri": f"https://security-tracker.debian.org/tracker/{name}",
-                       "attributes": [{"key": "package_version", "value": version},
-                                      {"key": "package_name", "value": package}]}
+    finding: Record = {
+        "name": name,
+        "uri": f"https://security-tracker.debian.org/tracker/{name}",
+        "attributes": [
+            {"key": "package_version", "value": version},
+            {"key": "package_name", "value": package},
+        ],
+    }
     if description is not None:
         finding["description"] = description
     if severity is not None:
@@ -153,33 +242,67 @@ def basic_finding(name: str, severity: Optional[str], description: Optional[str]
     return finding
 
 
-def enhanced_finding(vulnerability: str, severity: str, package: str, description: str,
-                     account: str = ACCOUNT, region: str = REGION, ids: Optional[Ids] = None) -> Record:
+def enhanced_finding(
+    vulnerability: str,
+    severity: str,
+    package: str,
+    description: str,
+    account: str = ACCOUNT,
+    region: str = REGION,
+    ids: Ids | None = None,
+) -> Record:
     """One enhanced-scanning (Amazon Inspector) finding (``imageScanFindings.enhancedFindings[]``)."""
     arn_id = ids.uuid().replace("-", "") if ids else "0" * 32
     return {
-        "awsAccountId": account, "description": description,
+        "awsAccountId": account,
+        "description": description,
         "findingArn": f"arn:aws:inspector2:{region}:{account}:finding/{arn_id}",
-        "firstObservedAt": "2026-11-21T02:20:11Z", "lastObservedAt": "2026-11-21T02:20:11Z",
+        "firstObservedAt": "2026-11-21T02:20:11Z",
+        "lastObservedAt": "2026-11-21T02:20:11Z",
         "packageVulnerabilityDetails": {
-            "source": "NVD", "sourceUrl": f"https://nvd.nist.gov/vuln/detail/{vulnerability}",
-            "vulnerabilityId": vulnerability, "vendorSeverity": severity,
+            "source": "NVD",
+            "sourceUrl": f"https://nvd.nist.gov/vuln/detail/{vulnerability}",
+            "vulnerabilityId": vulnerability,
+            "vendorSeverity": severity,
             "vulnerablePackages": [{"name": package, "version": "1.0.0", "packageManager": "OS"}],
         },
         "remediation": {"recommendation": {"text": "None Provided"}},
-        "score": 7.5, "severity": severity, "status": "ACTIVE", "title": f"{vulnerability} - {package}",
-        "type": "PACKAGE_VULNERABILITY", "updatedAt": "2026-11-21T02:20:11Z",
+        "score": 7.5,
+        "severity": severity,
+        "status": "ACTIVE",
+        "title": f"{vulnerability} - {package}",
+        "type": "PACKAGE_VULNERABILITY",
+        "updatedAt": "2026-11-21T02:20:11Z",
     }
 
 
-def describe_scan_findings(ids: Ids, when: datetime, identity: Record, repository: str, digest: str, *,
-                           findings: Optional[Sequence[Record]] = None,
-                           enhanced: Optional[Sequence[Record]] = None, status: str = "COMPLETE",
-                           error: Optional[str] = None, ip: str = "198.51.100.7", by_tag: Optional[str] = None,
-                           region: str = REGION) -> Record:
+def describe_scan_findings(
+    ids: Ids,
+    when: datetime,
+    identity: Record,
+    repository: str,
+    digest: str,
+    *,
+    findings: Sequence[Record] | None = None,
+    enhanced: Sequence[Record] | None = None,
+    status: str = "COMPLETE",
+    error: str | None = None,
+    ip: str = "198.51.100.7",
+    by_tag: str | None = None,
+    region: str = REGION,
+) -> Record:
     """A DescribeImageScanFindings record (basic ``findings`` and/or enhanced ``enhancedFindings``)."""
-    record = _base(ids, when, identity, "ecr.amazonaws.com", "DescribeImageScanFindings", ip,
-                   "aws-cli/2.17.0 Python/3.11.9 Linux/6.1 exe/x86_64", True, region)
+    record = _base(
+        ids,
+        when,
+        identity,
+        "ecr.amazonaws.com",
+        "DescribeImageScanFindings",
+        ip,
+        "aws-cli/2.17.0 Python/3.11.9 Linux/6.1 exe/x86_64",
+        True,
+        region,
+    )
     registry = identity.get("accountId", ACCOUNT)
     image_id = {"imageTag": by_tag} if by_tag else {"imageDigest": digest}
     record["requestParameters"] = {"repositoryName": repository, "imageId": image_id, "maxResults": 1000}
@@ -187,18 +310,27 @@ def describe_scan_findings(ids: Ids, when: datetime, identity: Record, repositor
         record["errorCode"] = error
         record["errorMessage"] = f"Image scan does not exist for image with '{{imageDigest:'{digest}'}}'"
         return record
-    response: Record = {"registryId": registry, "repositoryName": repository,
-                        "imageId": {"imageDigest": digest, **({"imageTag": by_tag} if by_tag else {})},
-                        "imageScanStatus": {"status": status, "description": "The scan was completed successfully."
-                                            if status == "COMPLETE" else "The scan is in progress."}}
+    response: Record = {
+        "registryId": registry,
+        "repositoryName": repository,
+        "imageId": {"imageDigest": digest, **({"imageTag": by_tag} if by_tag else {})},
+        "imageScanStatus": {
+            "status": status,
+            "description": "The scan was completed successfully."
+            if status == "COMPLETE"
+            else "The scan is in progress.",
+        },
+    }
     if status == "COMPLETE":
         counts: Dict[str, int] = {}
         for item in list(findings or []) + list(enhanced or []):
             key = str(item.get("severity", "UNDEFINED"))
             counts[key] = counts.get(key, 0) + 1
-        scan: Record = {"imageScanCompletedAt": "Nov 21, 2026, 2:20:11 AM",
-                        "vulnerabilitySourceUpdatedAt": "Nov 20, 2026, 11:00:00 PM",
-                        "findingSeverityCounts": counts}
+        scan: Record = {
+            "imageScanCompletedAt": "Nov 21, 2026, 2:20:11 AM",
+            "vulnerabilitySourceUpdatedAt": "Nov 20, 2026, 11:00:00 PM",
+            "findingSeverityCounts": counts,
+        }
         if findings is not None:
             scan["findings"] = list(findings)
         if enhanced is not None:
@@ -221,8 +353,16 @@ def _history(ids: Ids, now: datetime, rng: random.Random) -> List[Record]:
             if day.weekday() in (1, 3):
                 session = f"codebuild-{rng.randrange(1000, 9999)}"
                 ci = assumed_role(ids, "ci-deployer", session)
-                records.append(put_image(ids, when + timedelta(minutes=30), ci, "web/frontend",
-                                         tag=f"build-{rng.randrange(100, 999)}", ip="AWS Internal"))
+                records.append(
+                    put_image(
+                        ids,
+                        when + timedelta(minutes=30),
+                        ci,
+                        "web/frontend",
+                        tag=f"build-{rng.randrange(100, 999)}",
+                        ip="AWS Internal",
+                    )
+                )
         day += timedelta(days=1)
     return records
 
@@ -243,7 +383,7 @@ def sample_records(seed: int = SAMPLE_SEED, now: str = SAMPLE_NOW) -> List[Recor
       (Inspector) findings of web/frontend with HIGH and UNTRIAGED.
     """
     ids = Ids(seed)
-    rng = random.Random(seed + 1)
+    rng = random.Random(seed + 1)  # noqa: S311 - deterministic test data
     moment = parse_iso(now)
     records = _history(ids, moment, rng)
     window = moment.replace(minute=0, second=0) - timedelta(hours=1)  # 02:00 on the sample's day
@@ -254,14 +394,42 @@ def sample_records(seed: int = SAMPLE_SEED, now: str = SAMPLE_NOW) -> List[Recor
     bad_digest = ids.digest()
     records += [
         put_image(ids, window + timedelta(minutes=5), alice, "payments/api", tag="hotfix-1"),
-        put_image(ids, window + timedelta(minutes=12), contractor, "payments/api", digest=bad_digest,
-                  by_digest=True, ip="192.0.2.66"),
-        put_image(ids, window + timedelta(minutes=20), eve, "tools/miner", tag="latest", ip="192.0.2.99",
-                  public=True),
-        put_image(ids, window + timedelta(minutes=21), eve, "tools/miner", tag="latest", ip="192.0.2.99",
-                  public=True, error="ImageTagAlreadyExistsException"),
-        put_image(ids, window + timedelta(minutes=25), aws_service("ecr.amazonaws.com"), "cache/nginx",
-                  tag="1.27", ip="ecr.amazonaws.com"),
+        put_image(
+            ids,
+            window + timedelta(minutes=12),
+            contractor,
+            "payments/api",
+            digest=bad_digest,
+            by_digest=True,
+            ip="192.0.2.66",
+        ),
+        put_image(
+            ids,
+            window + timedelta(minutes=20),
+            eve,
+            "tools/miner",
+            tag="latest",
+            ip="192.0.2.99",
+            public=True,
+        ),
+        put_image(
+            ids,
+            window + timedelta(minutes=21),
+            eve,
+            "tools/miner",
+            tag="latest",
+            ip="192.0.2.99",
+            public=True,
+            error="ImageTagAlreadyExistsException",
+        ),
+        put_image(
+            ids,
+            window + timedelta(minutes=25),
+            aws_service("ecr.amazonaws.com"),
+            "cache/nginx",
+            tag="1.27",
+            ip="ecr.amazonaws.com",
+        ),
     ]
     basic = [
         basic_finding("CVE-2026-0001", "CRITICAL", "Remote code execution in the HTTP parser.", "libhttp"),
@@ -272,21 +440,36 @@ def sample_records(seed: int = SAMPLE_SEED, now: str = SAMPLE_NOW) -> List[Recor
         basic_finding("CVE-2026-0006", "UNDEFINED", None, "nginx"),
     ]
     records += [
-        describe_scan_findings(ids, window + timedelta(minutes=30), scanner, "payments/api", bad_digest,
-                               findings=basic),
-        describe_scan_findings(ids, window + timedelta(minutes=35), scanner, "payments/api", bad_digest,
-                               findings=basic),
-        describe_scan_findings(ids, window + timedelta(minutes=36), scanner, "payments/api", ids.digest(),
-                               status="IN_PROGRESS"),
-        describe_scan_findings(ids, window + timedelta(minutes=37), scanner, "payments/api", ids.digest(),
-                               error="ScanNotFoundException"),
-        describe_scan_findings(ids, window + timedelta(minutes=40), scanner, "web/frontend", ids.digest(),
-                               enhanced=[
-                                   enhanced_finding("CVE-2026-1001", "HIGH", "glibc", "Buffer overflow in glibc.",
-                                                    ids=ids),
-                                   enhanced_finding("CVE-2026-1002", "UNTRIAGED", "busybox",
-                                                    "Not yet triaged by the vendor.", ids=ids),
-                               ]),
+        describe_scan_findings(
+            ids, window + timedelta(minutes=30), scanner, "payments/api", bad_digest, findings=basic
+        ),
+        describe_scan_findings(
+            ids, window + timedelta(minutes=35), scanner, "payments/api", bad_digest, findings=basic
+        ),
+        describe_scan_findings(
+            ids, window + timedelta(minutes=36), scanner, "payments/api", ids.digest(), status="IN_PROGRESS"
+        ),
+        describe_scan_findings(
+            ids,
+            window + timedelta(minutes=37),
+            scanner,
+            "payments/api",
+            ids.digest(),
+            error="ScanNotFoundException",
+        ),
+        describe_scan_findings(
+            ids,
+            window + timedelta(minutes=40),
+            scanner,
+            "web/frontend",
+            ids.digest(),
+            enhanced=[
+                enhanced_finding("CVE-2026-1001", "HIGH", "glibc", "Buffer overflow in glibc.", ids=ids),
+                enhanced_finding(
+                    "CVE-2026-1002", "UNTRIAGED", "busybox", "Not yet triaged by the vendor.", ids=ids
+                ),
+            ],
+        ),
     ]
     records.sort(key=lambda r: r["eventTime"])
     return records

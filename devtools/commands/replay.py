@@ -22,9 +22,12 @@ from devtools.spl import SPLError
 
 def main(argv: list[str]) -> int:
     """Run the replay subcommand; return the process exit code."""
-    parser = argparse.ArgumentParser(prog="build.py replay", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", required=True, help="CloudTrail records (JSON lines or {\"Records\": [...]})")
+    parser = argparse.ArgumentParser(
+        prog="build.py replay", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--events", required=True, help='CloudTrail records (JSON lines or {"Records": [...]})'
+    )
     parser.add_argument("--format", choices=("table", "jsonl"), default="table")
     parser.add_argument("--now", help="the time of the scheduled run, ISO 8601 (default: windows off)")
     parser.add_argument("--tz", default="UTC", help="time zone of the search owner (default UTC)")

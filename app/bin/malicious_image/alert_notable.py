@@ -34,7 +34,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import IO, Any, Dict, List, Mapping, Optional, Sequence
+from typing import IO, Any, Dict, List, Mapping, Sequence
 
 from malicious_image import alerting
 
@@ -63,10 +63,14 @@ def read_payload(stream: IO[str]) -> Dict[str, Any]:
     try:
         payload = json.load(stream)
     except json.JSONDecodeError as exc:
-        raise AlertActionError(f"the payload on stdin is not JSON ({exc.msg}); is payload_format = json set?") from exc
+        raise AlertActionError(
+            f"the payload on stdin is not JSON ({exc.msg}); is payload_format = json set?"
+        ) from exc
     if not isinstance(payload, dict):
         raise AlertActionError("the payload on stdin must be a JSON object")
-    missing = [key for key in ("search_name", "server_uri", "session_key", "results_file") if not payload.get(key)]
+    missing = [
+        key for key in ("search_name", "server_uri", "session_key", "results_file") if not payload.get(key)
+    ]
     if missing:
         raise AlertActionError(f"the payload lacks {', '.join(missing)}")
     return payload
@@ -93,7 +97,7 @@ def _decode_mv(encoded: str) -> List[str]:
     return values
 
 
-def _decode_row(row: Mapping[str, Optional[str]]) -> Dict[str, Any]:
+def _decode_row(row: Mapping[str, str | None]) -> Dict[str, Any]:
     decoded: Dict[str, Any] = {}
     for key, value in row.items():
         if key is None or key.startswith("__mv_"):
@@ -125,13 +129,16 @@ class Splunkd:
     """The few splunkd REST calls the action makes."""
 
     def __init__(self, server_uri: str, session_key: str, context: ssl.SSLContext) -> None:
+        if not server_uri.startswith(("https://", "http://")):
+            raise AlertActionError(f"server_uri must be an http(s) URL, not {server_uri[:40]!r}")
         self.base = server_uri.rstrip("/")
         self._auth = f"Splunk {session_key}"
         self._context = context
 
-    def _request(self, method: str, path: str, query: Mapping[str, str], body: Optional[bytes] = None) -> int:
+    def _request(self, method: str, path: str, query: Mapping[str, str], body: bytes | None = None) -> int:
         url = f"{self.base}/{path}?{urllib.parse.urlencode(query)}"
-        request = urllib.request.Request(url, data=body, method=method, headers={"Authorization": self._auth})
+        headers = {"Authorization": self._auth}
+        request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310 - scheme checked
         context = self._context if url.startswith("https:") else None
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS, context=context) as answer:  # noqa: S310
@@ -150,9 +157,13 @@ class Splunkd:
             return False
         if status == 200:
             return True
-        raise AlertActionError(f"splunkd answered {status} when asked whether {ES_APP} is installed", exit_code=3)
+        raise AlertActionError(
+            f"splunkd answered {status} when asked whether {ES_APP} is installed", exit_code=3
+        )
 
-    def send_event(self, event: Mapping[str, Any], *, index: str, sourcetype: str, source: str, host: str) -> None:
+    def send_event(
+        self, event: Mapping[str, Any], *, index: str, sourcetype: str, source: str, host: str
+    ) -> None:
         """POST one event (JSON) to ``receivers/simple``."""
         query = {"index": index, "sourcetype": sourcetype, "source": source}
         if host:
@@ -162,7 +173,9 @@ class Splunkd:
         if status != 200:
             raise AlertActionError(
                 f"splunkd refused the event for index {index!r} (HTTP {status}); does the index exist "
-                f"and may the search owner write to it?", exit_code=3)
+                f"and may the search owner write to it?",
+                exit_code=3,
+            )
 
 
 def resolve_mode(config: Mapping[str, str], splunkd: Splunkd) -> str:
@@ -175,7 +188,7 @@ def resolve_mode(config: Mapping[str, str], splunkd: Splunkd) -> str:
     return mode
 
 
-def run(payload: Mapping[str, Any], *, now: Optional[float] = None) -> Dict[str, int]:
+def run(payload: Mapping[str, Any], *, now: float | None = None) -> Dict[str, int]:
     """Run the action for one payload; return counts of notables and risk events written."""
     config: Dict[str, str] = {str(k): str(v) for k, v in (payload.get("configuration") or {}).items()}
     settings = alerting.settings_from_params(str(payload["search_name"]), config)
@@ -184,24 +197,29 @@ def run(payload: Mapping[str, Any], *, now: Optional[float] = None) -> Dict[str,
     if mode == "es":
         return {"notables": 0, "risk_events": 0, "mode_es": 1}
     rows = read_results(str(payload["results_file"]))
-    notables, risks = alerting.build_events(rows, settings, time=now if now is not None else time.time(),
-                                            sid=str(payload.get("sid") or ""))
+    notables, risks = alerting.build_events(
+        rows, settings, time=now if now is not None else time.time(), sid=str(payload.get("sid") or "")
+    )
     host = str(payload.get("server_host") or "")
     notable_index = config.get("notable_index") or "main"
     risk_index = config.get("risk_index") or "main"
     for event in notables:
-        splunkd.send_event(event, index=notable_index, sourcetype=NOTABLE_SOURCETYPE, source=settings.search_name,
-                           host=host)
+        splunkd.send_event(
+            event, index=notable_index, sourcetype=NOTABLE_SOURCETYPE, source=settings.search_name, host=host
+        )
     for event in risks:
-        splunkd.send_event(event, index=risk_index, sourcetype=RISK_SOURCETYPE, source=settings.search_name,
-                           host=host)
+        splunkd.send_event(
+            event, index=risk_index, sourcetype=RISK_SOURCETYPE, source=settings.search_name, host=host
+        )
     return {"notables": len(notables), "risk_events": len(risks), "mode_es": 0}
 
 
 def main(argv: Sequence[str], stdin: IO[str] = sys.stdin, stderr: IO[str] = sys.stderr) -> int:
     """Entry point of ``bin/malicious_image_notable.py``; return the exit code."""
     if len(argv) < 2 or argv[1] != "--execute":
-        print("malicious_image_notable: run by splunkd with --execute and a JSON payload on stdin", file=stderr)
+        print(
+            "malicious_image_notable: run by splunkd with --execute and a JSON payload on stdin", file=stderr
+        )
         return 2
     try:
         payload = read_payload(stdin)
@@ -214,9 +232,15 @@ def main(argv: Sequence[str], stdin: IO[str] = sys.stdin, stderr: IO[str] = sys.
         return exc.exit_code
     name = payload.get("search_name", "")
     if counts.get("mode_es"):
-        print(f"INFO malicious_image_notable: search={name!r} mode=es, Enterprise Security writes notables and "
-              "risk", file=stderr)
+        print(
+            f"INFO malicious_image_notable: search={name!r} mode=es, Enterprise Security writes notables and "
+            "risk",
+            file=stderr,
+        )
     else:
-        print(f"INFO malicious_image_notable: search={name!r} notables={counts['notables']} "
-              f"risk_events={counts['risk_events']}", file=stderr)
+        print(
+            f"INFO malicious_image_notable: search={name!r} notables={counts['notables']} "
+            f"risk_events={counts['risk_events']}",
+            file=stderr,
+        )
     return 0

@@ -28,13 +28,35 @@ ACTION_NAME = "malicious_image_notable"
 PARAM_PREFIX = f"action.{ACTION_NAME}.param."
 ES_SEVERITIES = ("informational", "low", "medium", "high", "critical", "unknown")
 _TOKEN = re.compile(r"\$([A-Za-z0-9_.:{}\-]+)\$")
-_RESERVED = frozenset({
-    "_time", "rule_name", "rule_title", "rule_description", "search_name", "source", "severity",
-    "security_domain", "risk_object", "risk_object_type", "risk_object_field", "risk_score", "risk_message",
-    "threat_object", "threat_object_type", "annotations.mitre_attack", "annotations.analytic_story",
-    "drilldown_searches", "detection_id", "orig_sid", "event_id", "status", "owner", "mitre_attack_technique",
-    "info_search_time",
-})
+_RESERVED = frozenset(
+    {
+        "_time",
+        "rule_name",
+        "rule_title",
+        "rule_description",
+        "search_name",
+        "source",
+        "severity",
+        "security_domain",
+        "risk_object",
+        "risk_object_type",
+        "risk_object_field",
+        "risk_score",
+        "risk_message",
+        "threat_object",
+        "threat_object_type",
+        "annotations.mitre_attack",
+        "annotations.analytic_story",
+        "drilldown_searches",
+        "detection_id",
+        "orig_sid",
+        "event_id",
+        "status",
+        "owner",
+        "mitre_attack_technique",
+        "info_search_time",
+    }
+)
 
 
 class AlertSettingsError(ValueError):
@@ -99,10 +121,18 @@ def parse_risk(text: str) -> Tuple[RiskEntry, ...]:
             try:
                 score = int(item.get("risk_score", 0))
             except (TypeError, ValueError) as exc:
-                raise AlertSettingsError(f"param.risk: risk_score {item.get('risk_score')!r} is not a number") from exc
-            entries.append(RiskEntry(str(item["risk_object_field"]), str(item.get("risk_object_type", "other")), score))
+                raise AlertSettingsError(
+                    f"param.risk: risk_score {item.get('risk_score')!r} is not a number"
+                ) from exc
+            entries.append(
+                RiskEntry(str(item["risk_object_field"]), str(item.get("risk_object_type", "other")), score)
+            )
         elif "threat_object_field" in item:
-            entries.append(RiskEntry(str(item["threat_object_field"]), str(item.get("threat_object_type", "other")), None))
+            entries.append(
+                RiskEntry(
+                    str(item["threat_object_field"]), str(item.get("threat_object_type", "other")), None
+                )
+            )
         else:
             raise AlertSettingsError("param.risk elements need risk_object_field or threat_object_field")
     return tuple(entries)
@@ -145,7 +175,9 @@ def settings_from_params(search_name: str, params: Mapping[str, str]) -> AlertSe
 
 def settings_from_savedsearch(search_name: str, stanza: Mapping[str, str]) -> AlertSettings:
     """Build settings from a savedsearches.conf stanza (its ``action.malicious_image_notable.param.*``)."""
-    params = {key[len(PARAM_PREFIX):]: value for key, value in stanza.items() if key.startswith(PARAM_PREFIX)}
+    params = {
+        key[len(PARAM_PREFIX) :]: value for key, value in stanza.items() if key.startswith(PARAM_PREFIX)
+    }
     return settings_from_params(search_name, params)
 
 
@@ -178,7 +210,9 @@ def _event_id(settings: AlertSettings, sid: str, index: int, row: Row) -> str:
     return digest.hexdigest()[:32]
 
 
-def build_notable(row: Row, settings: AlertSettings, *, time: float, sid: str = "", index: int = 0) -> Dict[str, Any]:
+def build_notable(
+    row: Row, settings: AlertSettings, *, time: float, sid: str = "", index: int = 0
+) -> Dict[str, Any]:
     """Return the notable event of one result row.
 
     Severity is the row's ``severity`` when it is one ES knows (as ES does), else the rule's.
@@ -203,8 +237,10 @@ def build_notable(row: Row, settings: AlertSettings, *, time: float, sid: str = 
         "mitre_attack_technique": settings.mitre_attack[0] if settings.mitre_attack else "",
         "annotations.analytic_story": list(settings.analytic_story),
         "drilldown_searches": [
-            {key: substitute_tokens(str(value), row) if key in ("name", "search") else str(value)
-             for key, value in drill.items()}
+            {
+                key: substitute_tokens(str(value), row) if key in ("name", "search") else str(value)
+                for key, value in drill.items()
+            }
             for drill in settings.drilldown_searches
         ],
         "status": "new",
@@ -256,8 +292,9 @@ def build_risk_events(row: Row, settings: AlertSettings, *, time: float) -> List
     return events
 
 
-def build_events(rows: Sequence[Row], settings: AlertSettings, *, time: float, sid: str = ""
-                 ) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+def build_events(
+    rows: Sequence[Row], settings: AlertSettings, *, time: float, sid: str = ""
+) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
     """Return (notables, risk events) of all result rows of one run."""
     notables: List[Dict[str, Any]] = []
     risks: List[Dict[str, Any]] = []
