@@ -274,8 +274,44 @@ def load_lookups(root: Path = RULES_DIR) -> list[LookupDef]:
     return lookups
 
 
+def reader_view(rule: Rule) -> dict[str, Any]:
+    """What the app's content reader must read from the rule file (the fields both sides model)."""
+    objects = rule.risk
+    return {
+        "id": rule.id,
+        "name": rule.name,
+        "type": rule.type,
+        "status": rule.status,
+        "version": rule.version,
+        "mitre_attack_id": tuple(rule.mitre_attack_id),
+        "analytic_story": tuple(rule.analytic_story),
+        "risk_message": rule.message,
+        "risk_objects": sorted(
+            (e["risk_object_field"], e["risk_object_type"], e["risk_score"]) for e in objects if "risk_score" in e
+        ),
+        "threat_objects": sorted(
+            (e["threat_object_field"], e["threat_object_type"]) for e in objects if "threat_object_field" in e
+        ),
+    }
+
+
+def _record_view(record: Any) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "type": record.type,
+        "status": record.status,
+        "version": int(record.version),
+        "mitre_attack_id": tuple(record.mitre_attack_id),
+        "analytic_story": tuple(record.analytic_story),
+        "risk_message": record.risk_message,
+        "risk_objects": sorted((o.field, o.type, o.score) for o in record.risk_objects),
+        "threat_objects": sorted((o.field, o.type) for o in record.threat_objects),
+    }
+
+
 def _cross_check_with_reader(rule: Rule) -> None:
-    """Run the app's reader over the rule file when it exists; fail on rejection or mismatch."""
+    """Run the app's reader over the rule file when it exists; fail on rejection or disagreement."""
     try:
         from malicious_image.content import reader  # type: ignore[import-not-found]
     except ImportError:
@@ -284,12 +320,11 @@ def _cross_check_with_reader(rule: Rule) -> None:
     result = reader.read_member(member, rule.path.read_bytes())
     if getattr(result, "rejection", None) is not None:
         raise RuleFileError(f"{rule.path}: the app's content reader rejects it: {result.rejection.reason}")
-    record = getattr(result, "record", None)
-    if record is None:
+    if getattr(result, "record", None) is None:
         raise RuleFileError(f"{rule.path}: the app's content reader returned no record")
-    for attribute in ("id", "name", "type"):
-        if hasattr(record, attribute) and str(getattr(record, attribute)) != str(getattr(rule, attribute)):
+    mine, theirs = reader_view(rule), _record_view(result.record)
+    for key in mine:
+        if mine[key] != theirs[key]:
             raise RuleFileError(
-                f"{rule.path}: the content reader reads {attribute}={getattr(record, attribute)!r}, "
-                f"the renderer {getattr(rule, attribute)!r}"
+                f"{rule.path}: the content reader reads {key}={theirs[key]!r}, the renderer {mine[key]!r}"
             )

@@ -154,3 +154,14 @@ def test_merge_block_keeps_the_other_lookups():
     merged = render.merge_block(existing, render.render_transforms_block(rules_model.load_lookups()))
     again = render.merge_block(merged, render.render_transforms_block(rules_model.load_lookups()))
     assert merged == again and "malicious_image_detections" in parse_conf(merged)
+
+
+def test_the_apps_content_reader_reads_the_rules_as_the_renderer_does():
+    reader = pytest.importorskip("malicious_image.content.reader")
+    detections, _ = rules_model.load_rules()
+    for rule in detections:
+        result = reader.read_member(f"detections/cloud/{rule.path.name}", rule.path.read_bytes())
+        assert result.rejection is None and result.record.era == "B"
+        assert rules_model._record_view(result.record) == rules_model.reader_view(rule)
+    for path in sorted((rules_model.RULES_DIR / "macros").glob("*.yml")):
+        assert reader.read_member(f"macros/{path.name}", path.read_bytes()).rejection is None
