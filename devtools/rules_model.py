@@ -287,7 +287,9 @@ def reader_view(rule: Rule) -> dict[str, Any]:
         "analytic_story": tuple(rule.analytic_story),
         "risk_message": rule.message,
         "risk_objects": sorted(
-            (e["risk_object_field"], e["risk_object_type"], e["risk_score"]) for e in objects if "risk_score" in e
+            (e["risk_object_field"], e["risk_object_type"], e["risk_score"])
+            for e in objects
+            if "risk_score" in e
         ),
         "threat_objects": sorted(
             (e["threat_object_field"], e["threat_object_type"]) for e in objects if "threat_object_field" in e
