@@ -7,6 +7,7 @@ import csv
 import gzip
 import json
 import os
+import re
 import ssl
 import subprocess
 import sys
@@ -156,6 +157,8 @@ def test_writes_one_notable_per_result_and_the_risk_events(splunkd, tmp_path, sa
     risks = [e for e in splunkd.events if e["sourcetype"] == "malicious_image:risk"]
     assert [(e["index"], e["source"], e["host"]) for e in notables] == [("notable", HIGH, "sh1")] * 3
     assert [(e["index"], e["source"]) for e in risks] == [("risk", HIGH)] * 3
+    # props.conf reads the timestamp from the first key: TIME_PREFIX = ^\{"_time":\s*, TIME_FORMAT = %s
+    assert all(re.match(r'^\{"_time": \d{10}', e["_raw"]) for e in splunkd.events)
     written = [json.loads(e["_raw"]) for e in notables]
     expected = [dict(n) for n in high.notables]
     for item in written + expected:
