@@ -103,45 +103,45 @@ def parse_event_time(text: str) -> Dict[str, Any]:
     }
 
 
-def _get(record: Dict[str, Any], path: str) -> str | None:
-    node: Any = record
-    for key in path.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    if node is None or isinstance(node, (dict, list)) or node == "":
-        return None
-    return node if isinstance(node, str) else json.dumps(node)
+def _first(fields: Dict[str, Any], name: str) -> str | None:
+    value = fields.get(name)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value if value not in (None, "") else None
 
 
 def _coalesce(*values: str | None) -> str | None:
     for value in values:
-        if value not in (None, ""):
+        if value is not None:
             return value
     return None
 
 
-def ta_fields(record: Dict[str, Any]) -> Dict[str, str]:
-    """The Splunk Add-on for AWS (7.7.1) aliases and calculated fields of one record."""
-    arn = _get(record, "userIdentity.arn")
+def ta_fields(fields: Dict[str, Any]) -> Dict[str, str]:
+    """The Splunk Add-on for AWS (7.7.1) aliases and calculated fields, from the extracted fields.
+
+    They read the JSON fields, as Splunk applies aliases and EVAL- after auto-extraction: a
+    field that extraction did not produce cannot feed them.
+    """
+    arn = _first(fields, "userIdentity.arn")
     arn_tail = arn.rsplit("/", 1)[-1] if arn and "/" in arn else None
-    issuer = _get(record, "userIdentity.sessionContext.sessionIssuer.userName")
-    identity_user = _get(record, "userIdentity.userName")
-    user_name = _coalesce(identity_user, _get(record, "requestParameters.sourceIdentity"), issuer, arn_tail)
-    event_name = _get(record, "eventName") or ""
+    issuer = _first(fields, "userIdentity.sessionContext.sessionIssuer.userName")
+    identity_user = _first(fields, "userIdentity.userName")
+    user_name = _coalesce(identity_user, _first(fields, "requestParameters.sourceIdentity"), issuer, arn_tail)
+    event_name = _first(fields, "eventName") or ""
     user = _coalesce(identity_user, issuer) if event_name.startswith("Put") else user_name
-    fields = {
-        "src": _get(record, "sourceIPAddress"),
-        "src_ip": _get(record, "sourceIPAddress"),
-        "region": _get(record, "awsRegion"),
-        "vendor_region": _get(record, "awsRegion"),
+    derived = {
+        "src": _first(fields, "sourceIPAddress"),
+        "src_ip": _first(fields, "sourceIPAddress"),
+        "region": _first(fields, "awsRegion"),
+        "vendor_region": _first(fields, "awsRegion"),
         "userName": user_name,
         "user": user,
-        "user_type": _get(record, "userIdentity.type"),
+        "user_type": _first(fields, "userIdentity.type"),
         "user_arn": arn,
-        "aws_account_id": _get(record, "recipientAccountId"),
+        "aws_account_id": _first(fields, "recipientAccountId"),
     }
-    return {k: v for k, v in fields.items() if v is not None}
+    return {k: v for k, v in derived.items() if v is not None}
 
 
 def to_splunk_event(
@@ -177,8 +177,7 @@ def to_splunk_event(
     event: Dict[str, Any] = {}
     for name, values in flatten_text(raw, max_chars).items():
         event[name] = values[0] if len(values) == 1 else values
-    for name, value in ta_fields(record).items():
-        event[name] = value
+    event.update(ta_fields(event))
     times = parse_event_time(event_time)
     event.update({k: v for k, v in times.items() if k != "_time"})
     event.update(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Sequence
+from typing import Any, Callable, Dict, List, Sequence
 
 from .lookups import LookupStore
 from .macros import MacroTable
@@ -38,4 +38,3 @@ class SearchContext:
     latest: float | None = None
     indexes: Sequence[str] | None = None
     tz: str = "UTC"
-    settings: Mapping[str, Any] = field(default_factory=dict)

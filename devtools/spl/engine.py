@@ -31,7 +31,7 @@ class Runner:
 
     def run(self, text: str, base: int = 0, rows: List[Row] | None = None) -> List[Row]:
         """Run a pipeline (already macro-expanded). With ``rows``, the pipeline continues from them."""
-        stages = split_pipeline(text, base)
+        stages = split_pipeline(text, base, implied_search=rows is None)
         current: List[Row] | None = rows
         for stage in stages:
             spec = self.commands.get(stage.name)

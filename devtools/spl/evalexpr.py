@@ -4,7 +4,8 @@ Search Reference, "eval" command and "Evaluation functions"
 (docs.splunk.com/Documentation/Splunk/latest/SearchReference/Eval):
 
 * Operator precedence, highest first: unary ``-``; ``* / %``; ``+ - .``; comparisons
-  (``= == != < <= > >= LIKE``); ``NOT``; ``AND``; ``OR XOR``.
+  (``= == != < <= > >= LIKE``); ``NOT``; ``AND``; ``OR``; ``XOR`` (Search Manual, "Boolean
+  expressions with logical operators": eval and where evaluate AND before OR, XOR last).
 * Field names are bare identifiers (letters, digits, ``_``) or single-quoted (``'a.b{}'``);
   an unquoted ``a.b`` is the concatenation of fields a and b, as in Splunk. Strings are
   double-quoted. Function names and AND/OR/NOT/XOR/LIKE are case-insensitive.
@@ -48,30 +49,38 @@ _KEYWORDS = {"AND", "OR", "NOT", "XOR", "LIKE"}
 
 
 def tokenize_eval(text: str, base: int = 0) -> List[EvalToken]:
-    """Tokenize an eval expression."""
+    """Tokenize an eval expression.
+
+    ``.`` after a value is the concatenation operator, so ``a.1`` is a concatenated with 1;
+    ``like(`` directly followed by a parenthesis is the function, ``LIKE`` otherwise the operator.
+    """
     tokens: list[EvalToken] = []
     pos = 0
     while pos < len(text):
+        after_value = bool(tokens) and tokens[-1].kind in ("num", "str", "field", "name", ")")
+        if after_value and text[pos] == ".":
+            tokens.append(EvalToken("op", ".", base + pos))
+            pos += 1
+            continue
         match = _TOKEN.match(text, pos)
         if not match:
             raise SPLSyntaxError(f"unexpected character {text[pos]!r} in expression", base + pos)
         kind = match.lastgroup
         raw = match.group()
         if kind == "num":
-            tokens.append(
-                EvalToken("num", float(raw) if any(c in raw for c in ".eE") else int(raw), base + pos)
-            )
+            number = float(raw) if any(c in raw for c in ".eE") else int(raw)
+            tokens.append(EvalToken("num", number, base + pos))
         elif kind == "str":
             tokens.append(EvalToken("str", _unescape(raw[1:-1]), base + pos))
         elif kind == "field":
             tokens.append(EvalToken("field", raw[1:-1].replace("\\'", "'"), base + pos))
         elif kind == "name":
             upper = raw.upper()
-            tokens.append(
-                EvalToken(
-                    "kw" if upper in _KEYWORDS else "name", upper if upper in _KEYWORDS else raw, base + pos
-                )
-            )
+            is_call = text.startswith("(", match.end())
+            if upper in _KEYWORDS and not (upper == "LIKE" and is_call):
+                tokens.append(EvalToken("kw", upper, base + pos))
+            else:
+                tokens.append(EvalToken("name", raw, base + pos))
         elif kind == "op":
             tokens.append(EvalToken(raw if raw in "()," else "op", raw, base + pos))
         pos = match.end()
@@ -80,7 +89,7 @@ def tokenize_eval(text: str, base: int = 0) -> List[EvalToken]:
 
 
 def _unescape(text: str) -> str:
-    return re.sub(r'\\(["\\])', r"\1", text).replace("\\n", "\n").replace("\\t", "\t")
+    return re.sub(r'\\(["\\])', r"\1", text)
 
 
 class Env:
@@ -282,9 +291,9 @@ def like(text: str, pattern: str) -> bool:
 
 
 _BINARY_POWER = {
-    "OR": 1,
     "XOR": 1,
-    "AND": 2,
+    "OR": 2,
+    "AND": 3,
     "=": 4,
     "==": 4,
     "!=": 4,
@@ -351,7 +360,7 @@ class EvalParser:
             operand = self.expression(6)
             return operand if token.value == "+" else Unary("-", operand, token.position)
         if token.kind == "kw" and token.value == "NOT":
-            return Unary("NOT", self.expression(3), token.position)
+            return Unary("NOT", self.expression(3), token.position)  # binds tighter than AND, looser than =
         if token.kind == "name":
             if self.peek().kind == "(":
                 return self.call(token)

@@ -72,8 +72,13 @@ def _scan_bracket(text: str, start: int) -> int:
     raise SPLSyntaxError("unbalanced '[': a subsearch is not closed", start)
 
 
-def split_pipeline(text: str, base: int = 0) -> List[CommandText]:
-    """Split a search into commands (the first one ``search`` when the text does not start with ``|``)."""
+def split_pipeline(text: str, base: int = 0, *, implied_search: bool = True) -> List[CommandText]:
+    """Split a search into commands.
+
+    With ``implied_search`` (a whole search or a subsearch), a first stage that does not start
+    with ``|`` is the ``search`` command; without it (appendpipe's subpipeline), the first word
+    of every stage is its command.
+    """
     segments: list[tuple[int, int]] = []
     start = 0
     i = 0
@@ -102,7 +107,7 @@ def split_pipeline(text: str, base: int = 0) -> List[CommandText]:
             raise SPLSyntaxError("empty command between pipes", base + begin)
         lead = len(raw) - len(raw.lstrip())
         name = stripped.split(None, 1)[0]
-        if index == 0 and name.lower() != "search":
+        if index == 0 and implied_search and name.lower() != "search":
             name, body = "search", stripped  # the implied search command
         else:
             body = stripped[len(name) :].lstrip()

@@ -9,16 +9,20 @@ Docs: "Use search macros in searches" and "Define search macros in Settings"
 (docs.splunk.com/Documentation/Splunk/latest/Knowledge/Usesearchmacros, .../Definesearchmacros).
 
 ``iseval = 1`` macros (the definition is an eval expression) are not supported and raise.
+Inline comments (three backticks on each side, Search Manual "Add comments to searches") are
+removed before expansion, in the search and in every macro definition.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Mapping, Tuple, Union
 
 from .errors import MacroError, UnsupportedSPL
 
 MAX_EXPANSION_DEPTH = 50
+_COMMENT = re.compile(r"```.*?```", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ def expand_macros(text: str, macros: MacroTable, *, depth: int = 0) -> str:
             expansion deeper than MAX_EXPANSION_DEPTH (a macro that calls itself).
         UnsupportedSPL: an ``iseval = 1`` macro.
     """
+    text = _COMMENT.sub(" ", text)
     if "`" not in text:
         return text
     if depth >= MAX_EXPANSION_DEPTH:

@@ -145,7 +145,8 @@ def wildcard_match(pattern: str, value: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def _term_regex(term: str) -> re.Pattern:
-    body = ".*?".join(re.escape(p) for p in term.split("*"))
+    # a wildcard stays inside one term: it does not cross whitespace (a major breaker)
+    body = r"\S*?".join(re.escape(p) for p in term.split("*"))
     return re.compile(r"(?<![A-Za-z0-9])" + body + r"(?![A-Za-z0-9])", re.IGNORECASE | re.DOTALL)
 
 
@@ -167,7 +168,7 @@ def _ordered(value: str, op: str, target: str) -> bool:
 SubsearchResolver = Callable[[str, int], str]
 TimeResolver = Callable[[str, int], float]
 
-_UNSUPPORTED_DIRECTIVES = ("TERM(", "CASE(")
+_UNSUPPORTED_DIRECTIVES = ("TERM", "CASE")
 
 
 class _Parser:
@@ -245,6 +246,8 @@ class _Parser:
             return self._comparison(token)
         if nxt is not None and nxt.kind == "word" and nxt.value.upper() == "IN" and self._is_in_list():
             return self._in_list(token)
+        if token.value == "*":
+            return TrueNode()
         return TermNode(token.value)
 
     def _is_in_list(self) -> bool:

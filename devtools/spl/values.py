@@ -15,7 +15,6 @@ FieldValue = Union[str, List[str]]
 Row = dict
 
 _NUMBER = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
-_HEX = re.compile(r"^\s*0x[0-9a-fA-F]+\s*$")
 
 
 def values_of(value: Any) -> list[str]:
@@ -57,6 +56,8 @@ def to_str(value: Any) -> str | None:
 
 def format_number(number: float) -> str:
     """Format a float: integral values print as integers, others with up to 16 significant digits."""
+    if isinstance(number, int):
+        return str(number)
     if math.isnan(number) or math.isinf(number):
         return str(number)
     if number.is_integer() and abs(number) < 1e16:

@@ -73,9 +73,9 @@ class Args:
         return False
 
     def field_list(self, stop: Sequence[str] = ()) -> List[str]:
-        """Fields separated by spaces and/or commas, up to a stop word or the end."""
+        """Fields separated by spaces and/or commas, up to a stop word, an option or the end."""
         fields: List[str] = []
-        while not self.done():
+        while not self.done() and not self.at_option():
             token = self.peek()
             if token.kind == ",":
                 self.take()

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from ..engine import Runner
 from .args import Args, boolean, integer
 
+SUBSEARCH_MAXOUT = 10000  # limits.conf [subsearch] maxout
+
 
 def format_results(rows: List[Row]) -> str:
     """The ``format`` command's output for a subsearch: ``( ( a="1" AND b="2" ) OR ( ... ) )``.
@@ -61,7 +63,7 @@ def search(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
         return bound
 
     def resolve_subsearch(text: str, position: int) -> str:
-        return format_results(runner.subsearch(text, position))
+        return format_results(runner.subsearch(text, position)[:SUBSEARCH_MAXOUT])
 
     node = parse_search(tokenize(cmd.body, cmd.body_position), resolve_subsearch, resolve_time)
     defaults = context.indexes

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Dict, List
 from ..errors import SPLRuntimeError, SPLSyntaxError, UnsupportedSPL
 from ..evalexpr import Env, parse_assignments
 from ..jsonpath import flatten_text, spath_values
-from ..lexer import CommandText
+from ..lexer import CommandText, Token
 from ..regex import compile_pcre
 from ..timefmt import get_zone, strftime, strptime
 from ..values import Row, format_number, parse_number, row_get, to_field, values_of
@@ -73,29 +73,31 @@ def table(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
 
 @command("fields")
 def fields(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
-    """fields [+|-] f1, f2*: keep (default) or remove fields. Keeping also keeps _time and _raw."""
+    """fields [+|-] f1, f2*: keep (default) or remove fields.
+
+    Keeping never removes internal fields (names starting with ``_``) unless they are listed
+    with ``-`` (Search Reference, "fields").
+    """
     args = Args(cmd)
     remove = False
     token = args.peek()
-    if token is not None and token.value in ("+", "-"):
+    if token is not None and token.kind == "word" and token.value in ("+", "-"):
         remove = args.take().value == "-"
+    elif token is not None and token.kind == "word" and token.value[:1] in "+-" and len(token.value) > 1:
+        remove = token.value[0] == "-"
+        args.tokens[args.pos] = Token("word", token.value[1:], token.position + 1)
     patterns = args.field_list()
-    if patterns and patterns[0] in ("+", "-"):
-        raise args.error("the +/- sign must come first")
-    if patterns and patterns[0][:1] in "+-" and len(patterns[0]) > 1 and not remove:
-        remove = patterns[0][0] == "-"
-        patterns[0] = patterns[0][1:]
+    if not patterns:
+        raise args.error("needs at least one field")
     out = []
     for row in rows:
         names = list(row)
-        chosen = {n for p in patterns for n in _matching(p, names)}
+        chosen = [n for p in patterns for n in _matching(p, names)]
         if remove:
             out.append({k: v for k, v in row.items() if k not in chosen})
-        else:
-            keep = chosen | {n for n in ("_time", "_raw") if n in row}
-            ordered = [n for p in patterns for n in _matching(p, names)]
-            ordered += [n for n in ("_time", "_raw") if n in keep and n not in ordered]
-            out.append({n: row[n] for n in dict.fromkeys(ordered)})
+            continue
+        ordered = list(dict.fromkeys(chosen + [n for n in names if n.startswith("_")]))
+        out.append({n: row[n] for n in ordered})
     return out
 
 
