@@ -190,3 +190,10 @@ def test_jsonl_lines_of_records_work_too(tmp_path):
     (tmp_path / "records.jsonl").write_text(lines + "\n")
     again = replay.replay_file(tmp_path / "records.jsonl", now=sample.SAMPLE_NOW)
     assert replay.summary(again) == sample.replay_sample_summary()
+
+
+def test_owner_time_zone_changes_how_times_print_not_what_matches(outcome):
+    tokyo = replay.replay_file(sample.SAMPLE_PATH, now=sample.SAMPLE_NOW, tz="Asia/Tokyo")
+    assert replay.summary(tokyo) == replay.summary(outcome)
+    first = by_stanza(tokyo)[HIGH].rows[0]
+    assert (first["firstTime"], first["lastTime"]) == ("2026-11-21T11:30:00", "2026-11-21T11:35:00")
