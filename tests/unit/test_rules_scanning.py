@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from devtools.cloudtrail import sample as s
 from tests.rules_support import HIGH, LOW, MEDIUM, at, example_log, ids, rows_without, run_rule
@@ -207,3 +209,28 @@ def test_dispatch_window_is_honoured():
     assert run_rule(HIGH, records, now="2026-11-18T10:05:00Z").rows == []  # window 08:55-09:55
     assert len(run_rule(HIGH, records, now="2026-11-18T11:10:59Z").rows) == 1  # 10:00:00 is the earliest
     assert run_rule(HIGH, records, now="2026-11-18T11:11:00Z").rows == []  # window 10:01-11:01
+
+
+SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED", "UNTRIAGED", "UNKNOWN"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    severity=st.one_of(
+        st.sampled_from(SEVERITIES),
+        st.sampled_from(SEVERITIES).map(str.lower),
+        st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ_", min_size=1, max_size=12),
+        st.none(),
+    ),
+    enhanced=st.booleans(),
+)
+def test_property_any_severity_lands_in_exactly_one_rule(severity, enhanced):
+    if enhanced:
+        finding = s.enhanced_finding("CVE-9", severity or "", "pkg", "desc", ids=ids())
+        if severity is None:
+            del finding["severity"]
+        record = scan(enhanced=[finding])
+    else:
+        record = scan([s.basic_finding("CVE-9", severity, "desc")])
+    counts = [len(run_rule(rule, [record]).rows) for rule in (HIGH, MEDIUM, LOW)]
+    assert sorted(counts) == [0, 0, 1]
