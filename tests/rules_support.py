@@ -10,8 +10,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
-import yaml
-
 from devtools import replay
 from devtools.cloudtrail import fields as ct_fields
 from devtools.cloudtrail import sample as s
@@ -92,6 +90,8 @@ def rows_without(rows: List[Dict[str, Any]], *drop: str) -> List[Dict[str, Any]]
 
 def example_log(data_source: str) -> Dict[str, Any]:
     """The real sample event (``example_log``) of a data source of the 2024 snapshot, read by path."""
+    import yaml  # dev environment only: the runtime test environments need not have PyYAML
+
     member = f"splunk-security_content-b13b314/data_sources/{data_source}.yml"
     with tarfile.open(SNAPSHOT_2024, "r:gz") as archive:
         extracted = archive.extractfile(member)
@@ -102,6 +102,8 @@ def example_log(data_source: str) -> Dict[str, Any]:
 
 def snapshot_detection(path: str) -> Dict[str, Any]:
     """A detection YAML of the 2024 snapshot, read by path."""
+    import yaml
+
     with tarfile.open(SNAPSHOT_2024, "r:gz") as archive:
         extracted = archive.extractfile(f"splunk-security_content-b13b314/{path}")
         assert extracted is not None, path
