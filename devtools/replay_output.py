@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Sequence
 from devtools.replay import Outcome
 
 MAX_CELL = 48
+WIDE_COLUMNS = {"rule_title": 96, "risk_message": 96, "finding": 64, "signals": 160}
 RISK_COLUMNS = ["risk_object", "risk_object_type", "risk_score", "threat_object", "risk_message"]
 NOTABLE_COLUMNS = ["severity", "rule_title", "risk_object", "mitre_attack_technique"]
 
@@ -31,18 +32,25 @@ def jsonl(outcome: Outcome) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def _cell(value: Any) -> str:
-    text = "|".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
+def _short(text: str) -> str:
+    """``Malicious Image - X - Rule`` -> ``X`` (tables only; JSON lines keep the full names)."""
+    if text.startswith("Malicious Image - ") and text.endswith(" - Rule"):
+        return text[len("Malicious Image - ") : -len(" - Rule")]
+    return text
+
+
+def _cell(value: Any, limit: int = MAX_CELL) -> str:
+    text = "|".join(_short(str(v)) for v in value) if isinstance(value, (list, tuple)) else _short(str(value))
     text = " ".join(text.split())
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _grid(rows: Sequence[Dict[str, Any]], columns: Sequence[str]) -> List[str]:
-    cells = [[_cell(row.get(c, "")) for c in columns] for row in rows]
+    cells = [[_cell(row.get(c, ""), WIDE_COLUMNS.get(c, MAX_CELL)) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     line = "  ".join(c.ljust(w) for c, w in zip(columns, widths))
-    out = ["  " + line, "  " + "  ".join("-" * w for w in widths)]
-    out += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+    out = [("  " + line).rstrip(), "  " + "  ".join("-" * w for w in widths)]
+    out += [("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths))).rstrip() for r in cells]
     return out
 
 
@@ -70,6 +78,7 @@ def table(outcome: Outcome) -> str:
         out.append(f"== {result.rule}: {len(result.rows)} result rows")
         if result.rows:
             columns = _columns(result.rows)
+            first = result.rows[0]
             common = [
                 c
                 for c in columns
@@ -79,7 +88,7 @@ def table(outcome: Outcome) -> str:
             if common:
                 out.append(
                     "   same in every row: "
-                    + ", ".join(f"{c}={_cell(result.rows[0].get(c, ''))}" for c in common)
+                    + ", ".join(f"{c}={_cell(first.get(c, ''), WIDE_COLUMNS.get(c, MAX_CELL))}" for c in common)
                 )
             out += _grid(result.rows, [c for c in columns if c not in common])
         if result.risks:
