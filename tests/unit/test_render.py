@@ -32,7 +32,7 @@ def test_committed_conf_equals_a_fresh_render():
     assert render_command.main(["--check"]) == 0
 
 
-def test_check_fails_when_a_committed_file_differs(tmp_path, monkeypatch):
+def test_check_fails_when_a_committed_file_differs(tmp_path):
     expected = render.expected_files()
     changed = {tmp_path / p.name: text for p, text in expected.items()}
     for path, text in changed.items():
@@ -91,7 +91,8 @@ def test_no_scheduled_search_breaks_appinspect_rules():
         if conf.get("enableSched") == "1":
             assert conf.get("dispatch.earliest_time"), stanza
             assert not conf.get("dispatch.earliest_time", "").startswith("rt"), stanza
-            assert conf.get("realtime_schedule", "0") == "0" or stanza
+            assert conf.get("realtime_schedule", "0") == "0", stanza
+            assert conf.get("cron_schedule"), stanza
         assert not any(key.startswith("action.populate_lookup") for key in conf), stanza
 
 
