@@ -1,0 +1,283 @@
+"""The custom alert action run as splunkd runs it: ``bin/malicious_image_notable.py --execute`` in a
+subprocess, the JSON payload on stdin, a gzipped CSV results file, against the splunkd emulator."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+import re
+import ssl
+import subprocess
+import sys
+import threading
+from http.server import ThreadingHTTPServer
+
+import pytest
+from malicious_image import alerting
+
+from devtools import replay
+from tests.conftest import APP
+from tests.emulators import splunkd_server
+from tests.emulators.splunkd_server import SplunkdEmulator
+from tests.rules_support import HIGH, UNKNOWN
+
+pytestmark = pytest.mark.runtime
+SCRIPT = APP / "bin" / "malicious_image_notable.py"
+SAMPLE_NOW = "2026-11-21T03:10:00Z"
+# The interpreter that runs the action, as splunkd would (set it to a Python 3.9 or 3.13 to test those).
+ACTION_PYTHON = os.environ.get("MALICIOUS_IMAGE_ACTION_PYTHON", sys.executable)
+
+
+class _EsHandler(splunkd_server._Handler):
+    """The emulator plus the one endpoint the action asks: is Enterprise Security installed?"""
+
+    def _route(self, method, path, query, body):
+        if path.endswith("/apps/local/SplunkEnterpriseSecuritySuite"):
+            if self.headers.get("Authorization") != f"Splunk {self.server_state.session_key}":
+                raise splunkd_server.HttpError(401, "call not properly authenticated", "WARN")
+            if not getattr(self.server_state, "has_es", False):
+                raise splunkd_server.HttpError(
+                    404, "Application does not exist: SplunkEnterpriseSecuritySuite"
+                )
+            return 200, {"entry": [{"name": "SplunkEnterpriseSecuritySuite", "content": {"disabled": False}}]}
+        return super()._route(method, path, query, body)
+
+
+class Splunkd(SplunkdEmulator):
+    """SplunkdEmulator with the ES app endpoint and optional TLS (test-only subclass)."""
+
+    def __init__(self, *, has_es=False, tls=None, **kwargs):
+        super().__init__(**kwargs)
+        self.has_es = has_es
+        self.tls = tls  # (certfile, keyfile) or None
+
+    def start(self):
+        handler = type("Handler", (_EsHandler,), {"server_state": self})
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        if self.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def url(self):
+        return ("https" if self.tls else "http") + f"://127.0.0.1:{self._httpd.server_address[1]}"
+
+
+@pytest.fixture(scope="module")
+def sample_outcome():
+    return replay.replay_file(replay.ROOT / "samples" / "cloudtrail_ecr_sample.json", now=SAMPLE_NOW)
+
+
+def _result(outcome, stanza):
+    return next(r for r in outcome.results if r.stanza == stanza)
+
+
+def write_results(path, rows):
+    """Write rows as splunkd writes results.csv.gz: multivalues in __mv_<field> as $a$;$b$."""
+    fields = []
+    for row in rows:
+        fields += [k for k in row if k not in fields]
+    header = []
+    for name in fields:
+        header += [name, f"__mv_{name}"]
+    with gzip.open(path, "wt", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for row in rows:
+            line = []
+            for name in fields:
+                value = row.get(name, "")
+                if isinstance(value, list):
+                    line += ["\n".join(value), ";".join("$" + v.replace("$", "$$") + "$" for v in value)]
+                else:
+                    line += [value, ""]
+            writer.writerow(line)
+    return path
+
+
+def payload(server, stanza, results_file, **config):
+    saved = replay.App.load().savedsearches[stanza]
+    configuration = {"mode": "auto", "notable_index": "notable", "risk_index": "risk", "ca_file": ""}
+    configuration.update(
+        {k[len(alerting.PARAM_PREFIX) :]: v for k, v in saved.items() if k.startswith(alerting.PARAM_PREFIX)}
+    )
+    configuration.update(config)
+    return {
+        "app": "malicious_image",
+        "owner": "nobody",
+        "results_file": str(results_file),
+        "results_link": "http://sh1:8000/app/malicious_image/search?sid=scheduler__nobody__rt_1",
+        "search_uri": f"/servicesNS/nobody/malicious_image/saved/searches/{stanza}",
+        "server_host": "sh1",
+        "server_uri": server.url,
+        "session_key": server.session_key,
+        "sid": "scheduler__nobody__malicious_image__RMD5abc_at_1795748400_1",
+        "search_name": stanza,
+        "configuration": configuration,
+        "result": {},
+    }
+
+
+def run_action(body, *args):
+    env = {k: v for k, v in os.environ.items() if k != "SPLUNK_HOME"}
+    text = body if isinstance(body, str) else json.dumps(body)
+    return subprocess.run(
+        [ACTION_PYTHON, str(SCRIPT), *(args or ("--execute",))],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+
+
+@pytest.fixture
+def splunkd():
+    server = Splunkd(app_dir=APP).start()
+    yield server
+    server.stop()
+
+
+def test_writes_one_notable_per_result_and_the_risk_events(splunkd, tmp_path, sample_outcome):
+    high = _result(sample_outcome, HIGH)
+    results = write_results(tmp_path / "results.csv.gz", high.rows)
+    done = run_action(payload(splunkd, HIGH, results))
+    assert done.returncode == 0, done.stderr
+    assert "notables=3 risk_events=3" in done.stderr
+    assert splunkd.session_key not in done.stderr + done.stdout
+    notables = [e for e in splunkd.events if e["sourcetype"] == "malicious_image:notable"]
+    risks = [e for e in splunkd.events if e["sourcetype"] == "malicious_image:risk"]
+    assert [(e["index"], e["source"], e["host"]) for e in notables] == [("notable", HIGH, "sh1")] * 3
+    assert [(e["index"], e["source"]) for e in risks] == [("risk", HIGH)] * 3
+    # props.conf reads the timestamp from the first key: TIME_PREFIX = ^\{"_time":\s*, TIME_FORMAT = %s
+    assert all(re.match(r'^\{"_time": \d{10}', e["_raw"]) for e in splunkd.events)
+    written = [json.loads(e["_raw"]) for e in notables]
+    expected = [dict(n) for n in high.notables]
+    for item in written + expected:
+        for key in ("_time", "orig_sid", "event_id"):
+            item.pop(key)
+    assert written == expected
+    first = written[0]
+    assert first["rule_title"] == "Vulnerabilities with severity critical found in repository payments/api"
+    assert (first["severity"], first["risk_object"], first["mitre_attack_technique"]) == (
+        "critical",
+        "payments/api",
+        "T1204.003",
+    )
+    assert first["drilldown_searches"][0]["name"] == "View the detection results for payments/api"
+    risk = json.loads(risks[0]["_raw"])
+    assert (risk["risk_object"], risk["risk_object_type"], risk["risk_score"]) == (
+        "payments/api",
+        "other",
+        70,
+    )
+    assert (risk["threat_object"], risk["threat_object_type"]) == (["security-audit"], ["user"])
+    assert risk["annotations.mitre_attack"] == ["T1204.003", "T1204"]
+
+
+def test_anomaly_rule_writes_risk_only_and_multivalues_survive(splunkd, tmp_path, sample_outcome):
+    unknown = _result(sample_outcome, UNKNOWN)
+    rows = [dict(unknown.rows[0], imageDigest=["sha256:1", "sha256:2"])]
+    done = run_action(payload(splunkd, UNKNOWN, write_results(tmp_path / "r.csv.gz", rows)))
+    assert done.returncode == 0, done.stderr
+    assert [e["sourcetype"] for e in splunkd.events] == ["malicious_image:risk"]
+    risk = json.loads(splunkd.events[0]["_raw"])
+    assert (risk["risk_object"], risk["risk_score"], risk["threat_object"]) == (
+        "contractor-role",
+        49,
+        ["192.0.2.66"],
+    )
+    assert risk["imageDigest"] == ["sha256:1", "sha256:2"]
+    assert risk["risk_message"] == "Container uploaded from unknown user contractor-role"
+
+
+def test_with_enterprise_security_auto_mode_leaves_it_to_es(tmp_path, sample_outcome):
+    rows = _result(sample_outcome, HIGH).rows
+    with Splunkd(app_dir=APP, has_es=True) as server:
+        done = run_action(payload(server, HIGH, write_results(tmp_path / "r.csv.gz", rows)))
+        assert done.returncode == 0 and "mode=es" in done.stderr
+        assert server.events == []
+        forced = run_action(payload(server, HIGH, tmp_path / "r.csv.gz", mode="standalone"))
+        assert forced.returncode == 0 and len(server.events) == 6
+
+
+def test_es_mode_never_writes_and_never_asks(splunkd, tmp_path):
+    done = run_action(payload(splunkd, HIGH, tmp_path / "absent.csv.gz", mode="es"))
+    assert done.returncode == 0 and splunkd.events == []
+    assert not any("apps/local" in path for _, path in splunkd.requests)
+
+
+@pytest.mark.parametrize(
+    ("body", "args", "code", "message"),
+    [
+        ("not json", ("--execute",), 2, "not JSON"),
+        (json.dumps({"search_name": "x"}), ("--execute",), 2, "lacks server_uri, session_key, results_file"),
+        ("{}", ("--validate",), 2, "--execute"),
+    ],
+)
+def test_bad_invocations_exit_2_with_a_message(body, args, code, message):
+    done = run_action(body, *args)
+    assert done.returncode == code and message in done.stderr
+
+
+def test_bad_mode_and_missing_results_file(splunkd, tmp_path):
+    done = run_action(payload(splunkd, HIGH, tmp_path / "r.csv.gz", mode="sometimes"))
+    assert done.returncode == 2 and "param.mode" in done.stderr
+    done = run_action(payload(splunkd, HIGH, tmp_path / "missing.csv.gz"))
+    assert done.returncode == 2 and "cannot read the results file" in done.stderr
+
+
+def test_splunkd_refusing_the_event_exits_3(splunkd, tmp_path, sample_outcome):
+    splunkd.fail_request(1, status=403, match="receivers/simple")
+    rows = _result(sample_outcome, HIGH).rows
+    done = run_action(payload(splunkd, HIGH, write_results(tmp_path / "r.csv.gz", rows)))
+    assert done.returncode == 3 and "HTTP 403" in done.stderr and "index 'notable'" in done.stderr
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_tls_is_verified(certificate, tmp_path, sample_outcome):
+    rows = _result(sample_outcome, UNKNOWN).rows
+    results = write_results(tmp_path / "r.csv.gz", rows)
+    with Splunkd(app_dir=APP, tls=certificate) as server:
+        untrusted = run_action(payload(server, UNKNOWN, results))
+        assert untrusted.returncode == 3 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+        assert server.events == []
+        trusted = run_action(payload(server, UNKNOWN, results, ca_file=str(certificate[0])))
+        assert trusted.returncode == 0, trusted.stderr
+        assert len(server.events) == 2
