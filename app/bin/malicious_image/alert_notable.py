@@ -1,0 +1,222 @@
+"""Custom alert action ``malicious_image_notable``: notables and risk events without Enterprise Security.
+
+splunkd runs ``bin/malicious_image_notable.py --execute`` with a JSON payload on stdin (Developing
+Views and Apps, "Custom alert action script"): ``app``, ``owner``, ``results_file`` (gzipped CSV of
+the results), ``results_link``, ``search_uri``, ``server_host``, ``server_uri``, ``session_key``,
+``sid``, ``search_name``, ``configuration`` (the action's ``param.*`` values, alert_actions.conf
+defaults merged with the saved search's) and ``result`` (the first result row).
+
+The action writes one notable event per result row (when the rule raises notables) and the risk
+events of every row through ``services/receivers/simple`` of the payload's ``server_uri``, with
+the payload's session key, TLS verified.
+
+Mode (``param.mode`` in alert_actions.conf, one setting for the whole app):
+
+- ``auto`` (default): asks splunkd whether Enterprise Security is installed
+  (``apps/local/SplunkEnterpriseSecuritySuite``). With ES the action does nothing, because ES's own
+  ``notable`` and ``risk`` actions (also in every rule) write them; without ES it writes them.
+- ``standalone``: always write (even if ES is present, e.g. to a separate index for testing).
+- ``es``: never write (ES only).
+
+Exit codes: 0 done (or nothing to do), 2 bad payload or settings, 3 splunkd refused or unreachable.
+Messages go to stderr, which splunkd logs in splunkd.log; the session key is never printed.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+import ssl
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import IO, Any, Dict, List, Mapping, Optional, Sequence
+
+from malicious_image import alerting
+
+MODES = ("auto", "standalone", "es")
+ES_APP = "SplunkEnterpriseSecuritySuite"
+NOTABLE_SOURCETYPE = "malicious_image:notable"
+RISK_SOURCETYPE = "malicious_image:risk"
+TIMEOUT_SECONDS = 30
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+class AlertActionError(RuntimeError):
+    """The action cannot run; ``exit_code`` says whether the payload or splunkd is at fault."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def read_payload(stream: IO[str]) -> Dict[str, Any]:
+    """Parse the JSON payload splunkd writes to stdin.
+
+    Raises:
+        AlertActionError: not JSON, or a required key is missing.
+    """
+    try:
+        payload = json.load(stream)
+    except json.JSONDecodeError as exc:
+        raise AlertActionError(f"the payload on stdin is not JSON ({exc.msg}); is payload_format = json set?") from exc
+    if not isinstance(payload, dict):
+        raise AlertActionError("the payload on stdin must be a JSON object")
+    missing = [key for key in ("search_name", "server_uri", "session_key", "results_file") if not payload.get(key)]
+    if missing:
+        raise AlertActionError(f"the payload lacks {', '.join(missing)}")
+    return payload
+
+
+def read_results(path: str) -> List[Dict[str, Any]]:
+    """Read the gzipped CSV results file; ``__mv_<field>`` columns give multivalues (``$a$;$b$``).
+
+    Raises:
+        AlertActionError: the file is missing or not a gzipped CSV.
+    """
+    try:
+        with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, EOFError, csv.Error, UnicodeDecodeError) as exc:
+        raise AlertActionError(f"cannot read the results file {path}: {exc}") from exc
+    return [_decode_row(row) for row in rows]
+
+
+def _decode_mv(encoded: str) -> List[str]:
+    values: List[str] = []
+    for part in encoded.split("$;$"):
+        values.append(part.strip("$").replace("$$", "$"))
+    return values
+
+
+def _decode_row(row: Mapping[str, Optional[str]]) -> Dict[str, Any]:
+    decoded: Dict[str, Any] = {}
+    for key, value in row.items():
+        if key is None or key.startswith("__mv_"):
+            continue
+        mv = row.get(f"__mv_{key}")
+        if mv:
+            decoded[key] = _decode_mv(mv)
+        elif value not in (None, ""):
+            decoded[key] = value
+    return decoded
+
+
+def ssl_context(config: Mapping[str, str]) -> ssl.SSLContext:
+    """TLS context with verification on: system CAs, plus ``param.ca_file`` or Splunk's CA."""
+    context = ssl.create_default_context()
+    ca_file = (config.get("ca_file") or "").strip()
+    if not ca_file and os.environ.get("SPLUNK_HOME"):
+        candidate = os.path.join(os.environ["SPLUNK_HOME"], "etc", "auth", "cacert.pem")
+        ca_file = candidate if os.path.isfile(candidate) else ""
+    if ca_file:
+        try:
+            context.load_verify_locations(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise AlertActionError(f"cannot load the CA file {ca_file}: {exc}") from exc
+    return context
+
+
+class Splunkd:
+    """The few splunkd REST calls the action makes."""
+
+    def __init__(self, server_uri: str, session_key: str, context: ssl.SSLContext) -> None:
+        self.base = server_uri.rstrip("/")
+        self._auth = f"Splunk {session_key}"
+        self._context = context
+
+    def _request(self, method: str, path: str, query: Mapping[str, str], body: Optional[bytes] = None) -> int:
+        url = f"{self.base}/{path}?{urllib.parse.urlencode(query)}"
+        request = urllib.request.Request(url, data=body, method=method, headers={"Authorization": self._auth})
+        context = self._context if url.startswith("https:") else None
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS, context=context) as answer:  # noqa: S310
+                answer.read()
+                return int(answer.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise AlertActionError(f"cannot reach splunkd at {self.base}: {reason}", exit_code=3) from exc
+
+    def has_enterprise_security(self) -> bool:
+        """True when the Enterprise Security app is installed and enabled (``apps/local``)."""
+        status = self._request("GET", f"services/apps/local/{ES_APP}", {"output_mode": "json"})
+        if status == 404:
+            return False
+        if status == 200:
+            return True
+        raise AlertActionError(f"splunkd answered {status} when asked whether {ES_APP} is installed", exit_code=3)
+
+    def send_event(self, event: Mapping[str, Any], *, index: str, sourcetype: str, source: str, host: str) -> None:
+        """POST one event (JSON) to ``receivers/simple``."""
+        query = {"index": index, "sourcetype": sourcetype, "source": source}
+        if host:
+            query["host"] = host
+        body = json.dumps(event, sort_keys=False, default=str).encode("utf-8")
+        status = self._request("POST", "services/receivers/simple", query, body)
+        if status != 200:
+            raise AlertActionError(
+                f"splunkd refused the event for index {index!r} (HTTP {status}); does the index exist "
+                f"and may the search owner write to it?", exit_code=3)
+
+
+def resolve_mode(config: Mapping[str, str], splunkd: Splunkd) -> str:
+    """Return ``standalone`` or ``es`` from ``param.mode`` (``auto`` asks splunkd)."""
+    mode = (config.get("mode") or "auto").strip().lower()
+    if mode not in MODES:
+        raise AlertActionError(f"param.mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if mode == "auto":
+        return "es" if splunkd.has_enterprise_security() else "standalone"
+    return mode
+
+
+def run(payload: Mapping[str, Any], *, now: Optional[float] = None) -> Dict[str, int]:
+    """Run the action for one payload; return counts of notables and risk events written."""
+    config: Dict[str, str] = {str(k): str(v) for k, v in (payload.get("configuration") or {}).items()}
+    settings = alerting.settings_from_params(str(payload["search_name"]), config)
+    splunkd = Splunkd(str(payload["server_uri"]), str(payload["session_key"]), ssl_context(config))
+    mode = resolve_mode(config, splunkd)
+    if mode == "es":
+        return {"notables": 0, "risk_events": 0, "mode_es": 1}
+    rows = read_results(str(payload["results_file"]))
+    notables, risks = alerting.build_events(rows, settings, time=now if now is not None else time.time(),
+                                            sid=str(payload.get("sid") or ""))
+    host = str(payload.get("server_host") or "")
+    notable_index = config.get("notable_index") or "main"
+    risk_index = config.get("risk_index") or "main"
+    for event in notables:
+        splunkd.send_event(event, index=notable_index, sourcetype=NOTABLE_SOURCETYPE, source=settings.search_name,
+                           host=host)
+    for event in risks:
+        splunkd.send_event(event, index=risk_index, sourcetype=RISK_SOURCETYPE, source=settings.search_name,
+                           host=host)
+    return {"notables": len(notables), "risk_events": len(risks), "mode_es": 0}
+
+
+def main(argv: Sequence[str], stdin: IO[str] = sys.stdin, stderr: IO[str] = sys.stderr) -> int:
+    """Entry point of ``bin/malicious_image_notable.py``; return the exit code."""
+    if len(argv) < 2 or argv[1] != "--execute":
+        print("malicious_image_notable: run by splunkd with --execute and a JSON payload on stdin", file=stderr)
+        return 2
+    try:
+        payload = read_payload(stdin)
+        counts = run(payload)
+    except alerting.AlertSettingsError as exc:
+        print(f"ERROR malicious_image_notable: bad settings: {exc}", file=stderr)
+        return 2
+    except AlertActionError as exc:
+        print(f"ERROR malicious_image_notable: {exc}", file=stderr)
+        return exc.exit_code
+    name = payload.get("search_name", "")
+    if counts.get("mode_es"):
+        print(f"INFO malicious_image_notable: search={name!r} mode=es, Enterprise Security writes notables and "
+              "risk", file=stderr)
+    else:
+        print(f"INFO malicious_image_notable: search={name!r} notables={counts['notables']} "
+              f"risk_events={counts['risk_events']}", file=stderr)
+    return 0

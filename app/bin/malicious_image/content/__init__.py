@@ -1,0 +1,1 @@
+"""The content core: read security_content (every era) into canonical records; no splunklib."""

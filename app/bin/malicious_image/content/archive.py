@@ -1,0 +1,284 @@
+"""Stream a GitHub-style ``.tar.gz`` and keep only the members the sync reads, in memory.
+
+GitHub's tarball endpoint (and ``git archive``) writes a gzip-compressed POSIX tar whose members
+all sit under one top folder ``<owner>-<repo>-<sha7>/`` and whose pax global header carries the
+commit SHA as ``comment``. :class:`TarballReader` reads such a stream front to back (it never
+seeks, so an HTTP response body works), strips the top folder, and yields a :class:`Member`
+(repository-relative path and bytes) for each file the caller wants. Nothing is written to disk.
+
+The archive comes from the internet and is treated as hostile (caps in :class:`ArchiveLimits`):
+
+- a body that is not gzip raises :class:`NotGzipError`; a gzip stream that ends early raises
+  :class:`TruncatedArchiveError`; a damaged one (bad deflate data, CRC) :class:`CorruptArchiveError`;
+- more decompressed bytes than ``max_total_bytes`` (a gzip bomb) raises :class:`ArchiveTooLargeError`
+  as soon as the cap is crossed, with memory bounded by one decompression chunk;
+- absolute paths, ``..`` components and paths outside the top folder are skipped and reported;
+- symbolic links, hard links, devices and FIFOs under a wanted path are skipped and reported;
+- a wanted member larger than ``max_member_bytes`` is skipped (not read) and reported.
+
+Skipped members are collected in :attr:`TarballReader.skipped` as :class:`SkippedMember` (path,
+reason) for the status event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tarfile
+import zlib
+from dataclasses import dataclass, field
+from typing import BinaryIO, Callable, Iterator, List
+
+GZIP_MAGIC = b"\x1f\x8b"
+MB = 1024 * 1024
+_READ_CHUNK = 64 * 1024
+_INFLATE_CHUNK = 256 * 1024
+_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+
+Wanted = Callable[[str], bool]
+
+
+class ArchiveError(Exception):
+    """The archive cannot be read; nothing from it should be used."""
+
+
+class NotGzipError(ArchiveError):
+    """The body is not a gzip stream (e.g. an HTML error page or a proxy's login page)."""
+
+
+class TruncatedArchiveError(ArchiveError):
+    """The gzip stream ended before its end marker (download cut short or file truncated)."""
+
+
+class CorruptArchiveError(ArchiveError):
+    """The gzip or tar data is damaged (bad deflate data, CRC mismatch, bad tar header)."""
+
+
+class ArchiveTooLargeError(ArchiveError):
+    """The archive decompresses to more than the configured cap (possibly a gzip bomb)."""
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Caps applied while reading an archive.
+
+    Arguments:
+        max_member_bytes: a wanted member larger than this is skipped and reported (default 10 MB).
+        max_total_bytes: decompressed bytes of the whole tar stream (default 512 MB; the October
+            2024 snapshot is about 60 MB).
+    """
+
+    max_member_bytes: int = 10 * MB
+    max_total_bytes: int = 512 * MB
+
+
+@dataclass(frozen=True)
+class Member:
+    """One file of the repository: ``path`` relative to the repository root, and its bytes."""
+
+    path: str
+    data: bytes
+
+    @property
+    def blob_sha(self) -> str:
+        """The git blob SHA-1 of the bytes (what ``git hash-object`` prints)."""
+        return git_blob_sha(self.data)
+
+
+@dataclass(frozen=True)
+class SkippedMember:
+    """A member left out of the sync, with the reason an admin will see."""
+
+    path: str
+    reason: str
+
+
+def git_blob_sha(data: bytes) -> str:
+    """Return the git blob SHA-1 of ``data`` (``sha1(b"blob <len>\\0" + data)``)."""
+    digest = hashlib.sha1(b"blob %d\0" % len(data))  # noqa: S324 - git's object id, not a security hash
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def _everything(path: str) -> bool:
+    return True
+
+
+class _Gunzip:
+    """A read-only file object that inflates a gzip stream with caps on the output size."""
+
+    def __init__(self, raw: BinaryIO, max_total_bytes: int):
+        self._raw = raw
+        self._max = max_total_bytes
+        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._buffer = b""
+        self._started = False
+        self._done = False
+        self.compressed_bytes = 0
+        self.decompressed_bytes = 0
+
+    def _read_raw(self) -> bytes:
+        chunk = self._raw.read(_READ_CHUNK)
+        self.compressed_bytes += len(chunk)
+        return chunk
+
+    def _inflate(self, data: bytes) -> bytes:
+        try:
+            out = self._inflater.decompress(data, _INFLATE_CHUNK)
+        except zlib.error as exc:
+            raise CorruptArchiveError(
+                f"the archive is damaged after {self.compressed_bytes} compressed bytes ({exc}); "
+                "download it again"
+            ) from None
+        self.decompressed_bytes += len(out)
+        if self.decompressed_bytes > self._max:
+            raise ArchiveTooLargeError(
+                f"the archive decompresses to more than {self._max // MB} MB (the configured cap); "
+                "it is not a security_content snapshot or it is a decompression bomb"
+            )
+        return out
+
+    def _fill(self) -> None:
+        while not self._buffer and not self._done:
+            if self._inflater.unconsumed_tail:
+                self._buffer = self._inflate(self._inflater.unconsumed_tail)
+                continue
+            if self._inflater.eof:
+                self._done = True
+                while self._read_raw():  # count (and ignore) trailing bytes after the gzip member
+                    pass
+                return
+            raw = self._read_raw()
+            if not self._started:
+                while len(raw) < 2:
+                    more = self._read_raw()
+                    if not more:
+                        break
+                    raw += more
+                if raw[:2] != GZIP_MAGIC:
+                    raise NotGzipError(
+                        "the archive is not gzip-compressed (it starts with bytes "
+                        f"{raw[:4].hex() or 'none'}); "
+                        "expected a .tar.gz such as GitHub's tarball download"
+                    )
+                self._started = True
+            if not raw:
+                raise TruncatedArchiveError(
+                    f"the archive ends after {self.compressed_bytes} bytes, before the end of the gzip "
+                    "stream; the download was cut short or the file is incomplete"
+                )
+            self._buffer = self._inflate(raw)
+
+    def read(self, size: int = -1) -> bytes:
+        """Return up to ``size`` decompressed bytes (b"" at the end)."""
+        self._fill()
+        if size < 0 or size >= len(self._buffer):
+            out, self._buffer = self._buffer, b""
+            return out
+        out, self._buffer = self._buffer[:size], self._buffer[size:]
+        return out
+
+
+@dataclass
+class TarballReader:
+    """Iterate over the wanted members of a GitHub-style ``.tar.gz`` stream.
+
+    Arguments:
+        stream: a binary file object positioned at the start of the gzip data (a file or an HTTP
+            response body); it is read sequentially and never seeked.
+        wanted: predicate on the repository-relative path; members for which it returns False are
+            skipped without being read. Default: every member.
+        limits: size caps (see :class:`ArchiveLimits`).
+
+    After (or during) iteration, ``commit`` holds the SHA from the pax ``comment`` header ("" when
+    absent), ``skipped`` the members left out with reasons, ``top_folder`` the stripped folder.
+
+    Raises (from iteration):
+        NotGzipError, TruncatedArchiveError, CorruptArchiveError, ArchiveTooLargeError.
+    """
+
+    stream: BinaryIO
+    wanted: Wanted = _everything
+    limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    commit: str = field(default="", init=False)
+    top_folder: str = field(default="", init=False)
+    skipped: List[SkippedMember] = field(default_factory=list, init=False)
+    _gunzip: _Gunzip | None = field(default=None, init=False, repr=False)
+
+    @property
+    def compressed_bytes(self) -> int:
+        """Compressed bytes read from the stream so far."""
+        return self._gunzip.compressed_bytes if self._gunzip else 0
+
+    @property
+    def decompressed_bytes(self) -> int:
+        """Decompressed tar bytes produced so far."""
+        return self._gunzip.decompressed_bytes if self._gunzip else 0
+
+    def __iter__(self) -> Iterator[Member]:
+        self._gunzip = _Gunzip(self.stream, self.limits.max_total_bytes)
+        try:
+            with tarfile.open(fileobj=self._gunzip, mode="r|") as tar:  # type: ignore[call-overload]
+                comment = str(tar.pax_headers.get("comment", "")).strip().lower()
+                self.commit = comment if _SHA_RE.match(comment) else ""
+                for info in tar:
+                    member = self._accept(info)
+                    if member is None:
+                        continue
+                    handle = tar.extractfile(info)
+                    data = handle.read() if handle is not None else b""
+                    if len(data) != info.size:
+                        raise TruncatedArchiveError(
+                            f"the archive ends inside {member}; the download was cut short"
+                        )
+                    yield Member(member, data)
+        except tarfile.ReadError as exc:
+            if self._gunzip.decompressed_bytes == 0:
+                raise CorruptArchiveError(f"the archive holds no tar data ({exc})") from None
+            raise CorruptArchiveError(
+                f"the tar data is damaged after {self._gunzip.decompressed_bytes} bytes ({exc})"
+            ) from None
+        except EOFError:
+            raise TruncatedArchiveError(
+                f"the tar data ends early after {self._gunzip.decompressed_bytes} bytes; "
+                "the download was cut short or the file is incomplete"
+            ) from None
+
+    def _skip(self, path: str, reason: str) -> None:
+        self.skipped.append(SkippedMember(path, reason))
+
+    def _accept(self, info: tarfile.TarInfo) -> str | None:
+        """Return the repository-relative path to read, or None (skipped, maybe with a reason)."""
+        name = info.name
+        if name.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", name):
+            self._skip(name, "absolute path in the archive; skipped")
+            return None
+        parts = [p for p in name.split("/") if p not in ("", ".")]
+        if ".." in parts:
+            self._skip(name, "path traversal ('..') in the archive; skipped")
+            return None
+        if not parts:
+            return None
+        if not self.top_folder:
+            self.top_folder = parts[0]
+        if parts[0] != self.top_folder:
+            self._skip(name, f"outside the archive's top folder {self.top_folder!r}; skipped")
+            return None
+        path = "/".join(parts[1:])
+        if not path or info.isdir() or not self.wanted(path):
+            return None
+        if info.issym() or info.islnk():
+            kind = "symbolic link" if info.issym() else "hard link"
+            self._skip(path, f"{kind} (to {info.linkname!r}) is not followed; skipped")
+            return None
+        if not info.isreg():
+            self._skip(path, "device, FIFO or other special file; skipped")
+            return None
+        if info.size > self.limits.max_member_bytes:
+            self._skip(
+                path,
+                f"{info.size} bytes, over the {self.limits.max_member_bytes // MB} MB limit "
+                "for one file; skipped",
+            )
+            return None
+        return path

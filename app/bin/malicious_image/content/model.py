@@ -1,0 +1,287 @@
+"""The canonical content model: one shape per kind of security_content file, whatever its era.
+
+The reader (``reader.py``) turns every era of YAML into these records; nothing downstream ever
+sees an era-specific field. Records are frozen dataclasses holding tuples, so they can be cached
+by blob hash and shared. ``to_row()`` gives exactly the fields of the lookup table of the same
+name (docs/ARCHITECTURE.md, "The lookup contract"), multivalue fields as lists.
+
+Risk: every era is reduced to risk objects (field, type, score) and threat objects (field,
+type), the shape of contentctl v5's ``rba`` block; the table carries the fields and types as
+parallel multivalue fields and one ``risk_score`` (the highest score, as contentctl computes it).
+See docs/content-model.md for the era mapping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, Tuple, Union
+
+__all__ = [
+    "DETECTION_FIELDS",
+    "MACRO_FIELDS",
+    "STORY_FIELDS",
+    "TACTIC_FIELDS",
+    "TECHNIQUE_FIELDS",
+    "DataSource",
+    "Detection",
+    "LookupDef",
+    "Macro",
+    "ReadResult",
+    "Record",
+    "Rejection",
+    "RiskObject",
+    "Story",
+    "Technique",
+    "ThreatObject",
+]
+
+Row = Dict[str, Any]
+
+# Table fields, in the order of the lookup contract (docs/ARCHITECTURE.md).
+DETECTION_FIELDS = (
+    "id", "name", "type", "status", "version", "date", "mitre_attack_id", "analytic_story",
+    "data_source", "security_domain", "platform", "risk_object_field", "risk_object_type",
+    "risk_score", "threat_object_field", "threat_object_type", "search", "description",
+    "how_to_implement", "known_false_positives", "source_path", "source_commit", "era",
+)
+TECHNIQUE_FIELDS = (
+    "technique_id", "technique_name", "tactics", "parent_technique_id", "is_subtechnique",
+    "source_commit",
+)
+TACTIC_FIELDS = ("tactic", "tactic_order", "technique_count", "source_commit")
+STORY_FIELDS = (
+    "id", "name", "version", "date", "author", "description", "narrative", "references",
+    "category", "product", "usecase", "source_path", "source_commit",
+)
+MACRO_FIELDS = ("name", "definition", "description", "arguments", "source_path", "source_commit")
+
+
+@dataclass(frozen=True)
+class RiskObject:
+    """An entity a detection raises risk on: ``field`` of the results, ``type`` user/system/other."""
+
+    field: str
+    type: str
+    score: int
+
+
+@dataclass(frozen=True)
+class ThreatObject:
+    """A field of the results that describes the threat (ip_address, process_name, url, ...)."""
+
+    field: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detection rule, era-independent.
+
+    ``date`` is the date of the current version (YYYY-MM-DD); ``platform`` is the
+    ``detections/<platform>/`` folder (empty for deprecated/ and removed/ content);
+    ``era`` is A, B, C1 or C2 (docs/content-model.md).
+    """
+
+    id: str
+    name: str
+    type: str
+    status: str
+    version: int
+    date: str
+    author: str
+    description: str
+    search: str
+    how_to_implement: str
+    known_false_positives: str
+    references: Tuple[str, ...]
+    mitre_attack_id: Tuple[str, ...]
+    analytic_story: Tuple[str, ...]
+    data_source: Tuple[str, ...]
+    security_domain: str
+    platform: str
+    risk_message: str
+    risk_objects: Tuple[RiskObject, ...]
+    threat_objects: Tuple[ThreatObject, ...]
+    source_path: str
+    source_commit: str
+    era: str
+
+    @property
+    def risk_score(self) -> int | None:
+        """The highest risk object score, or None when the detection raises no risk."""
+        if not self.risk_objects:
+            return None
+        return max(obj.score for obj in self.risk_objects)
+
+    def to_row(self) -> Row:
+        """Return the ``detections`` table row (multivalue fields as lists)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "type": self.type,
+            "status": self.status,
+            "version": self.version,
+            "date": self.date,
+            "mitre_attack_id": list(self.mitre_attack_id),
+            "analytic_story": list(self.analytic_story),
+            "data_source": list(self.data_source),
+            "security_domain": self.security_domain,
+            "platform": self.platform,
+            "risk_object_field": [obj.field for obj in self.risk_objects],
+            "risk_object_type": [obj.type for obj in self.risk_objects],
+            "risk_score": self.risk_score,
+            "threat_object_field": [obj.field for obj in self.threat_objects],
+            "threat_object_type": [obj.type for obj in self.threat_objects],
+            "search": self.search,
+            "description": self.description,
+            "how_to_implement": self.how_to_implement,
+            "known_false_positives": self.known_false_positives,
+            "source_path": self.source_path,
+            "source_commit": self.source_commit,
+            "era": self.era,
+        }
+
+
+@dataclass(frozen=True)
+class Story:
+    """An analytic story (stories/*.yml)."""
+
+    id: str
+    name: str
+    version: int
+    date: str
+    author: str
+    description: str
+    narrative: str
+    references: Tuple[str, ...]
+    category: Tuple[str, ...]
+    product: Tuple[str, ...]
+    usecase: str
+    source_path: str
+    source_commit: str
+
+    def to_row(self) -> Row:
+        """Return the ``stories`` table row (multivalue fields as lists)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "version": self.version,
+            "date": self.date,
+            "author": self.author,
+            "description": self.description,
+            "narrative": self.narrative,
+            "references": list(self.references),
+            "category": list(self.category),
+            "product": list(self.product),
+            "usecase": self.usecase,
+            "source_path": self.source_path,
+            "source_commit": self.source_commit,
+        }
+
+
+@dataclass(frozen=True)
+class Macro:
+    """A search macro (macros/*.yml).
+
+    ``name`` is the macros.conf stanza name: ``name(N)`` when the macro takes N arguments,
+    which is how Splunk tells ``security_content_ctime(1)`` from a macro without arguments.
+    """
+
+    name: str
+    definition: str
+    description: str
+    arguments: Tuple[str, ...]
+    source_path: str
+    source_commit: str
+
+    def to_row(self) -> Row:
+        """Return the ``macros`` table row (multivalue fields as lists)."""
+        return {
+            "name": self.name,
+            "definition": self.definition,
+            "description": self.description,
+            "arguments": list(self.arguments),
+            "source_path": self.source_path,
+            "source_commit": self.source_commit,
+        }
+
+
+@dataclass(frozen=True)
+class LookupDef:
+    """A lookup definition (lookups/*.yml): a CSV file, a KV store collection or an ML model."""
+
+    name: str
+    description: str
+    filename: str
+    collection: str
+    fields_list: Tuple[str, ...]
+    source_path: str
+    source_commit: str
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A data source (data_sources/*.yml, 2023 and later)."""
+
+    name: str
+    id: str
+    source: str
+    sourcetype: str
+    supported_ta: Tuple[str, ...]
+    fields: Tuple[str, ...]
+    example_log: str
+    source_path: str
+    source_commit: str
+
+
+@dataclass(frozen=True)
+class Technique:
+    """One ATT&CK technique or sub-technique from the content's ``mitre_enrichment.csv``.
+
+    ``tactics`` are in ATT&CK matrix order (``catalogue.load_tactic_order``);
+    ``parent_technique_id`` is empty for a technique, ``T1204`` for ``T1204.003``.
+    """
+
+    technique_id: str
+    technique_name: str
+    tactics: Tuple[str, ...]
+    parent_technique_id: str
+
+    @property
+    def is_subtechnique(self) -> bool:
+        """True for a sub-technique (``Tnnnn.nnn``)."""
+        return bool(self.parent_technique_id)
+
+    def to_row(self, source_commit: str = "") -> Row:
+        """Return the ``techniques`` table row (``tactics`` as a list, ``is_subtechnique`` 0/1)."""
+        return {
+            "technique_id": self.technique_id,
+            "technique_name": self.technique_name,
+            "tactics": list(self.tactics),
+            "parent_technique_id": self.parent_technique_id,
+            "is_subtechnique": 1 if self.is_subtechnique else 0,
+            "source_commit": source_commit,
+        }
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A file the sync skipped: its path and a reason a Splunk admin can act on."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+Record = Union[Detection, Story, Macro, LookupDef, DataSource]
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """What ``reader.read_member`` made of one file: a record or a rejection (never both)."""
+
+    kind: str | None
+    record: Record | None = None
+    rejection: Rejection | None = None

@@ -1,0 +1,1 @@
+"""One sync run: source -> records -> tables -> writer; no splunklib."""

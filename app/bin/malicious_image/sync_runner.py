@@ -1,0 +1,76 @@
+"""Glue between the modular input's settings and the sync core (no Splunk protocol here).
+
+Builds the content source from the stanza's settings and the secrets read from
+storage/passwords, runs :func:`malicious_image.sync.engine.run_sync` with the KV store writer and
+state store, and returns the status event (``SyncReport.to_event()``) with the KV store figures
+added under ``kvstore``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from malicious_image.kvstore import KVStoreStateStore, KVStoreTableWriter, SplunkdClient
+from malicious_image.splunk_log import register_secret
+
+PARSE_CACHE_DIR = "parse_cache"
+
+
+def proxy_url(proxy: str, password: str | None) -> str | None:
+    """The proxy URL with the stored password put in (``http://USER:PASSWORD@host:port``).
+
+    The result is a secret: it is registered with the log redactor and never logged.
+    """
+    if not proxy:
+        return None
+    parts = urlsplit(proxy)
+    if not password or not parts.username:
+        return proxy
+    userinfo = f"{quote(parts.username, safe='')}:{quote(password, safe='')}"
+    host = parts.netloc.rpartition("@")[2]
+    url = urlunsplit((parts.scheme, f"{userinfo}@{host}", parts.path, parts.query, parts.fragment))
+    register_secret(quote(password, safe=""))
+    register_secret(url)
+    return url
+
+
+def build_source(settings: Mapping[str, str], secrets: Mapping[str, str]) -> Any:
+    """The content source the stanza names: a local tarball or folder, or a GitHub repository."""
+    from malicious_image.content.sources import source_from_spec
+
+    repository = settings["repository"]
+    if os.path.isabs(repository):
+        return source_from_spec(repository)
+    return source_from_spec(
+        repository,
+        ref=settings["ref"],
+        token=secrets.get("token") or None,
+        api_url=settings["api_url"],
+        proxy=proxy_url(settings.get("proxy", ""), secrets.get("proxy_password")),
+        ca_bundle=settings.get("ca_bundle") or None,
+    )
+
+
+def run(
+    settings: Mapping[str, str], secrets: Mapping[str, str], client: SplunkdClient, checkpoint_dir: str
+) -> dict[str, Any]:
+    """One sync into the KV store; returns the status event (outcome updated, unchanged or failed)."""
+    from malicious_image.sync import state as state_module
+    from malicious_image.sync.engine import run_sync
+
+    source = build_source(settings, secrets)
+    writer = KVStoreTableWriter(client)
+    store = KVStoreStateStore(client, getattr(state_module, "SyncState", None))
+    cache = state_module.ParseCache(os.path.join(checkpoint_dir, PARSE_CACHE_DIR))
+    report = run_sync(source, writer, store, cache=cache)
+    event = dict(report.to_event())
+    event["kvstore"] = {
+        "requests": client.requests_made,
+        "batches": len(writer.batch_sizes),
+        "largest_batch": max(writer.batch_sizes, default=0),
+        "documents_written": sum(writer.batch_sizes),
+    }
+    return event

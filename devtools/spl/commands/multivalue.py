@@ -1,0 +1,101 @@
+"""Multivalue commands: mvexpand, makemv, mvcombine, nomv (Search Reference pages of each)."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Dict, List
+
+from ..lexer import CommandText
+from ..values import Row, values_of
+from . import command
+
+if TYPE_CHECKING:
+    from ..engine import Runner
+from .args import Args, boolean, integer
+
+
+@command("mvexpand")
+def mvexpand(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
+    """mvexpand field [limit=N]: one row per value; rows without the field are dropped."""
+    args = Args(cmd)
+    options = args.options(["limit"])
+    field = args.word("a field")
+    options.update(args.options(["limit"]))
+    args.rest_must_be_empty()
+    limit = integer(options.get("limit", "0"), "limit")
+    out = []
+    for row in rows:
+        values = values_of(row.get(field))
+        for value in values[:limit] if limit else values:
+            copy = dict(row)
+            copy[field] = value
+            out.append(copy)
+    return out
+
+
+@command("makemv")
+def makemv(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
+    """makemv [delim=" "] [tokenizer=regex] [allowempty=f] field: split a value into a multivalue."""
+    args = Args(cmd)
+    allowed = ["delim", "tokenizer", "allowempty", "setsv"]
+    options = args.options(allowed)
+    field = args.word("a field")
+    options.update(args.options(allowed))
+    args.rest_must_be_empty()
+    allow_empty = boolean(options.get("allowempty", "f"), "allowempty")
+    tokenizer = re.compile(options["tokenizer"]) if "tokenizer" in options else None
+    delim = options.get("delim", " ")
+    for row in rows:
+        values = values_of(row.get(field))
+        if len(values) != 1:
+            continue
+        if tokenizer is not None:
+            parts = [m.group(1) if m.groups() else m.group(0) for m in tokenizer.finditer(values[0])]
+        else:
+            parts = values[0].split(delim)
+        if not allow_empty:
+            parts = [p for p in parts if p != ""]
+        if parts:
+            row[field] = parts[0] if len(parts) == 1 else parts
+        else:
+            row.pop(field, None)
+    return rows
+
+
+@command("mvcombine")
+def mvcombine(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
+    """mvcombine [delim=" "] field: merge rows identical except for ``field`` into one multivalue row."""
+    args = Args(cmd)
+    args.options(["delim"])
+    field = args.word("a field")
+    args.rest_must_be_empty()
+    groups: Dict[tuple, Row] = {}
+    order: List[tuple] = []
+    for row in rows:
+        key = tuple(sorted((k, tuple(values_of(v))) for k, v in row.items() if k != field))
+        if key not in groups:
+            groups[key] = {**row, field: []}
+            order.append(key)
+        groups[key][field] = values_of(groups[key][field]) + values_of(row.get(field))
+    out = []
+    for key in order:
+        row = groups[key]
+        values = row[field]
+        if not values:
+            row.pop(field)
+        elif len(values) == 1:
+            row[field] = values[0]
+        out.append(row)
+    return out
+
+
+@command("nomv")
+def nomv(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
+    """nomv field: join a multivalue field's values with newlines into a single value."""
+    args = Args(cmd)
+    field = args.word("a field")
+    args.rest_must_be_empty()
+    for row in rows:
+        if isinstance(row.get(field), list):
+            row[field] = "\n".join(values_of(row[field]))
+    return rows

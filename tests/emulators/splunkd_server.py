@@ -1,0 +1,610 @@
+"""A splunkd-like REST server on 127.0.0.1 for tests (emulation, not Splunk).
+
+Emulation; follows these sections of the Splunk REST API Reference Manual (Splunk Enterprise 9.x):
+
+- REST API User Manual, "Authentication": ``Authorization: Splunk <session_key>`` on every call,
+  401 otherwise; ``auth/login`` (POST username/password -> sessionKey).
+- "KV store endpoint descriptions": ``storage/collections/config`` (list, create, delete) and
+  ``storage/collections/data/{collection}`` (GET with ``query`` / ``limit`` / ``skip`` / ``fields`` /
+  ``sort``; POST insert; DELETE with ``query``), ``.../{collection}/{key}`` (GET, POST update,
+  DELETE) and ``.../{collection}/batch_save`` (upsert by ``_key``). ``batch_save`` rejects more than
+  ``max_documents_per_batch_save`` documents (limits.conf ``[kvstore]``, 1,000 before Splunk 9.1)
+  or more than ``max_size_per_batch_save_mb`` (50) with **400 Bad Request** and the message Splunk
+  gives: "Request exceeds API limits - see limits.conf for details. (Too many documents for a
+  single batch save, max_documents_per_batch_save=1000)". Reads return at most
+  ``max_rows_per_query`` (50,000) documents. Data endpoints answer JSON, as Splunk does.
+- "Access control endpoint descriptions": ``storage/passwords`` (POST name/password/realm creates
+  ``realm:name:``, 409 when it exists; GET lists entries with ``clear_password``; POST on the entity
+  updates the password; DELETE).
+- "Cluster endpoint descriptions": ``shcluster/captain/info`` (503 on a standalone search head;
+  on a cluster member the captain's ``id``, ``label``, ``peer_scheme_host_port``,
+  ``elected_captain``, ``service_ready_flag``...). ``server/info`` (``serverName``, ``guid``).
+- "Input endpoint descriptions": ``receivers/simple`` (POST a raw event with ``index``,
+  ``sourcetype``, ``source``, ``host`` query parameters).
+- "Configuration endpoint descriptions": ``configs/conf-{file}`` and ``configs/conf-{file}/{stanza}``
+  (GET; POST ``name=`` creates a stanza, POST on a stanza updates its keys).
+
+Differences from Splunk, on purpose: plain HTTP (no TLS); entity endpoints answer JSON whatever
+``output_mode`` says (clients here always ask for ``output_mode=json``); one app namespace (the
+collections and conf stanzas of ``app``, reachable under ``/servicesNS/<owner>/<app>/`` and
+``/services/``); the query language covers equality, ``$and``/``$or``/``$nor``, ``$ne``, ``$gt``,
+``$gte``, ``$lt``, ``$lte``, ``$in``, ``$nin``, ``$exists``.
+
+Small API for tests::
+
+    server = SplunkdEmulator(app_dir=ROOT / "app").start()
+    server.url, server.session_key
+    server.collections["malicious_image_detections_a"]    # list of documents
+    server.events, server.passwords, server.confs, server.requests, server.batch_sizes
+    server.fail_request(3, status=500, match="batch_save")  # fault on the 3rd matching request
+    server.drop_request(1, match="storage/passwords")       # close the connection without answer
+    server.delay = 0.5                                     # slow every answer
+    server.stop()
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+MAX_DOCUMENTS_PER_BATCH_SAVE = 1000
+MAX_SIZE_PER_BATCH_SAVE_MB = 50
+MAX_ROWS_PER_QUERY = 50000
+
+
+class HttpError(Exception):
+    """An answer other than 2xx, with Splunk's ``messages`` body."""
+
+    def __init__(self, status: int, text: str, kind: str = "ERROR") -> None:
+        super().__init__(text)
+        self.status = status
+        self.text = text
+        self.kind = kind
+
+
+@dataclass
+class Fault:
+    """A switchable fault: the ``nth`` request whose path contains ``match`` fails."""
+
+    kind: str  # "status" or "drop"
+    nth: int
+    match: str = ""
+    status: int = 500
+    seen: int = 0
+    fired: bool = False
+
+
+def read_conf(path: Path) -> dict[str, dict[str, str]]:
+    """Read a Splunk .conf file: ``[stanza]`` headers, ``key = value`` lines, ``#`` comments,
+    backslash line continuation (Splunk's conf syntax, Admin Manual "Configuration file structure")."""
+    stanzas: dict[str, dict[str, str]] = {}
+    current = stanzas.setdefault("default", {})
+    pending = ""
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = pending + raw
+        if line.endswith("\\"):
+            pending = line[:-1] + "\n"
+            continue
+        pending = ""
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.startswith("[") and stripped.endswith("]"):
+            current = stanzas.setdefault(stripped[1:-1], {})
+            continue
+        key, sep, value = stripped.partition("=")
+        if sep:
+            current[key.strip()] = value.strip()
+    if not stanzas["default"]:
+        del stanzas["default"]
+    return stanzas
+
+
+def _compare(value: Any, op: str, arg: Any) -> bool:
+    values = value if isinstance(value, list) else [value]
+    if op == "$ne":
+        return all(v != arg for v in values)
+    if op == "$in":
+        return any(v in arg for v in values)
+    if op == "$nin":
+        return all(v not in arg for v in values)
+    if op == "$exists":
+        return (value is not None) == bool(arg)
+    checks = {
+        "$gt": lambda a, b: a > b,
+        "$gte": lambda a, b: a >= b,
+        "$lt": lambda a, b: a < b,
+        "$lte": lambda a, b: a <= b,
+    }
+    if op in checks:
+        try:
+            return any(v is not None and checks[op](v, arg) for v in values)
+        except TypeError:
+            return False
+    raise HttpError(400, f"Unsupported query operator {op}")
+
+
+def matches(doc: dict[str, Any], query: dict[str, Any]) -> bool:
+    """Whether a KV store document matches a (Mongo-like) KV store query."""
+    for key, cond in query.items():
+        if key == "$and":
+            if not all(matches(doc, q) for q in cond):
+                return False
+        elif key == "$or":
+            if not any(matches(doc, q) for q in cond):
+                return False
+        elif key == "$nor":
+            if any(matches(doc, q) for q in cond):
+                return False
+        elif isinstance(cond, dict) and cond and all(k.startswith("$") for k in cond):
+            if not all(_compare(doc.get(key), op, arg) for op, arg in cond.items()):
+                return False
+        else:
+            value = doc.get(key)
+            if not (value == cond or (isinstance(value, list) and cond in value)):
+                return False
+    return True
+
+
+def _new_key() -> str:
+    return secrets.token_hex(12)  # 24 hex digits, like a MongoDB ObjectId
+
+
+class SplunkdEmulator:
+    """splunkd-like REST server; see the module docstring for what it follows."""
+
+    def __init__(
+        self,
+        *,
+        app: str = "malicious_image",
+        app_dir: Path | None = None,
+        session_key: str | None = None,
+        shc_role: str = "standalone",
+        server_name: str = "sh1",
+        captain_name: str = "sh1",
+        max_documents_per_batch_save: int = MAX_DOCUMENTS_PER_BATCH_SAVE,
+        username: str = "admin",
+        password: str = "changeme",
+    ) -> None:
+        self.app = app
+        self.session_key = session_key or secrets.token_hex(16)
+        self.shc_role = shc_role  # "standalone", "member" or "captain"
+        self.server_name = server_name
+        self.captain_name = server_name if shc_role == "captain" else captain_name
+        self.max_documents_per_batch_save = max_documents_per_batch_save
+        self.credentials = (username, password)
+        self.collections: dict[str, list[dict[str, Any]]] = {}
+        self.collection_config: dict[str, dict[str, str]] = {}
+        self.confs: dict[str, dict[str, dict[str, str]]] = {}
+        self.passwords: dict[str, dict[str, str]] = {}
+        self.events: list[dict[str, Any]] = []
+        self.requests: list[tuple[str, str]] = []
+        self.batch_sizes: list[int] = []
+        self.faults: list[Fault] = []
+        self.delay = 0.0
+        self.lock = threading.RLock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        if app_dir is not None:
+            self.install_app(Path(app_dir))
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def install_app(self, app_dir: Path) -> None:
+        """Create the collections of ``default/collections.conf`` and load ``default/*.conf``."""
+        for conf in sorted((app_dir / "default").glob("*.conf")):
+            self.confs[conf.stem] = read_conf(conf)
+        for name, settings in self.confs.get("collections", {}).items():
+            self.collection_config[name] = dict(settings)
+            self.collections.setdefault(name, [])
+
+    def start(self) -> SplunkdEmulator:
+        """Listen on 127.0.0.1 on a free port and serve in a daemon thread."""
+        handler = type("Handler", (_Handler,), {"server_state": self})
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None, "start() first"
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def __enter__(self) -> SplunkdEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- fault switches -----------------------------------------------------------------------
+    def fail_request(self, nth: int, *, status: int = 500, match: str = "") -> Fault:
+        """Answer ``status`` to the ``nth`` (1-based) request whose path contains ``match``."""
+        fault = Fault("status", nth, match, status)
+        self.faults.append(fault)
+        return fault
+
+    def drop_request(self, nth: int, *, match: str = "") -> Fault:
+        """Close the connection without an answer on the ``nth`` request matching ``match``."""
+        fault = Fault("drop", nth, match)
+        self.faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+        self.delay = 0.0
+
+    def _fault_for(self, path: str) -> Fault | None:
+        firing = None
+        for fault in self.faults:
+            if fault.fired or fault.match not in path:
+                continue
+            fault.seen += 1
+            if fault.seen == fault.nth and firing is None:
+                fault.fired = True
+                firing = fault
+        return firing
+
+    # -- helpers for tests --------------------------------------------------------------------
+    def store_password(self, realm: str, name: str, password: str) -> None:
+        """Put a credential into storage/passwords as `splunk` CLI or Splunk Web would."""
+        self.passwords[f"{realm}:{name}:"] = {"realm": realm, "username": name, "clear_password": password}
+
+    def conf_value(self, conf: str, stanza: str, key: str) -> str | None:
+        return self.confs.get(conf, {}).get(stanza, {}).get(key)
+
+
+# ---------------------------------------------------------------------------------------------
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_state: SplunkdEmulator
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _dispatch(self, method: str) -> None:
+        state = self.server_state
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        with state.lock:
+            state.requests.append((method, parts.path))
+            fault = state._fault_for(parts.path)
+        if state.delay:
+            time.sleep(state.delay)
+        if fault is not None and fault.kind == "drop":
+            self.close_connection = True
+            self.connection.close()
+            return
+        if fault is not None:
+            self._send(
+                fault.status, {"messages": [{"type": "ERROR", "text": "Internal server error (fault)"}]}
+            )
+            return
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        try:
+            status, payload = self._route(method, parts.path, query, body)
+        except HttpError as exc:
+            status, payload = exc.status, {"messages": [{"type": exc.kind, "text": exc.text}]}
+        self._send(status, payload)
+
+    def _send(self, status: int, payload: Any) -> None:
+        data = json.dumps(payload).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _form(self, body: bytes) -> dict[str, str]:
+        return {k: v[-1] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
+
+    def _route(self, method: str, path: str, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        state = self.server_state
+        match = re.match(r"^/servicesNS/([^/]+)/([^/]+)/(.*)$", path) or re.match(r"^/services/(.*)$", path)
+        if match is None:
+            raise HttpError(404, "Not Found")
+        rest = match.group(match.lastindex or 1)
+        app = match.group(2) if match.lastindex == 3 else state.app
+        if rest == "auth/login" and method == "POST":
+            form = self._form(body)
+            if (form.get("username"), form.get("password")) != state.credentials:
+                raise HttpError(401, "Login failed", "WARN")
+            return 200, {"sessionKey": state.session_key}
+        if self.headers.get("Authorization") != f"Splunk {state.session_key}":
+            raise HttpError(401, "call not properly authenticated", "WARN")
+        segments = [unquote(s) for s in rest.split("/")]
+        with state.lock:
+            if segments[:3] == ["storage", "collections", "data"] and len(segments) >= 4:
+                return _KVStore(state, app).data(method, segments[3:], query, body)
+            if segments[:3] == ["storage", "collections", "config"]:
+                return _KVStore(state, app).config(method, segments[3:], self._form(body))
+            if segments[:2] == ["storage", "passwords"]:
+                return _passwords(state, method, segments[2:], self._form(body))
+            if segments == ["shcluster", "captain", "info"] and method == "GET":
+                return _captain_info(state)
+            if segments == ["server", "info"] and method == "GET":
+                return 200, _feed(
+                    [
+                        (
+                            "server-info",
+                            {
+                                "serverName": state.server_name,
+                                "guid": str(uuid.uuid5(uuid.NAMESPACE_DNS, state.server_name)),
+                                "version": "9.4.0",
+                            },
+                        )
+                    ]
+                )
+            if segments == ["receivers", "simple"] and method == "POST":
+                event = {
+                    "_raw": body.decode("utf-8"),
+                    **{k: query.get(k, "") for k in ("index", "sourcetype", "source", "host")},
+                }
+                state.events.append(event)
+                return 200, {
+                    "bytes": len(body),
+                    **{k: event[k] for k in ("index", "sourcetype", "source", "host")},
+                }
+            if segments[0] == "configs" and len(segments) >= 2:
+                return _conf(state, method, segments[1:], self._form(body))
+        raise HttpError(404, f"Not Found: {rest}")
+
+
+def _feed(entries: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    return {
+        "entry": [{"name": name, "content": content} for name, content in entries],
+        "paging": {"total": len(entries), "perPage": 30, "offset": 0},
+    }
+
+
+def _captain_info(state: SplunkdEmulator) -> tuple[int, Any]:
+    if state.shc_role == "standalone":
+        raise HttpError(
+            503, "Search head clustering is not enabled on this node. REST endpoint is not available"
+        )
+    return 200, _feed(
+        [
+            (
+                "captain",
+                {
+                    "id": "6C7E8D4E-0B1B-4F0B-9E0A-2A61E3F7C001",
+                    "label": state.captain_name,
+                    "peer_scheme_host_port": f"https://{state.captain_name}:8089",
+                    "elected_captain": 1764126000,
+                    "initialized_flag": True,
+                    "maintenance_mode": False,
+                    "min_peers_joined_flag": True,
+                    "rolling_restart_flag": False,
+                    "service_ready_flag": True,
+                    "start_time": 1764120000,
+                },
+            )
+        ]
+    )
+
+
+def _passwords(state: SplunkdEmulator, method: str, rest: list[str], form: dict[str, str]) -> tuple[int, Any]:
+    def entry(name: str) -> tuple[str, dict[str, Any]]:
+        cred = state.passwords[name]
+        return name, {**cred, "password": "********", "encr_password": "$7$" + "x" * 20}
+
+    if not rest or rest == [""]:
+        if method == "GET":
+            return 200, _feed([entry(n) for n in sorted(state.passwords)])
+        if method == "POST":
+            if not form.get("name") or "password" not in form:
+                raise HttpError(400, "Missing argument: name, password")
+            name = f"{form.get('realm', '')}:{form['name']}:"
+            if name in state.passwords:
+                raise HttpError(409, f"An object with name={form['name']} already exists")
+            state.store_password(form.get("realm", ""), form["name"], form["password"])
+            return 201, _feed([entry(name)])
+    name = rest[0]
+    if name not in state.passwords:
+        raise HttpError(404, f"Could not find object id={name}")
+    if method == "GET":
+        return 200, _feed([entry(name)])
+    if method == "POST":
+        state.passwords[name]["clear_password"] = form.get("password", "")
+        return 200, _feed([entry(name)])
+    if method == "DELETE":
+        del state.passwords[name]
+        return 200, _feed([])
+    raise HttpError(405, "Method not allowed")
+
+
+def _conf(state: SplunkdEmulator, method: str, rest: list[str], form: dict[str, str]) -> tuple[int, Any]:
+    conf_name = rest[0][len("conf-") :] if rest[0].startswith("conf-") else ""
+    if not conf_name:
+        raise HttpError(404, "Not Found")
+    conf = state.confs.setdefault(conf_name, {})
+    if len(rest) == 1 or rest[1] == "":
+        if method == "GET":
+            return 200, _feed(sorted(conf.items()))
+        if method == "POST":
+            name = form.pop("name", "")
+            if not name:
+                raise HttpError(400, "Missing argument: name")
+            if name in conf:
+                raise HttpError(409, f"An object with name={name} already exists")
+            conf[name] = form
+            return 201, _feed([(name, conf[name])])
+    stanza = rest[1]
+    if stanza not in conf:
+        raise HttpError(404, f"Could not find object id={stanza}")
+    if method == "GET":
+        return 200, _feed([(stanza, conf[stanza])])
+    if method == "POST":
+        conf[stanza].update(form)
+        return 200, _feed([(stanza, conf[stanza])])
+    if method == "DELETE":
+        del conf[stanza]
+        return 200, _feed([])
+    raise HttpError(405, "Method not allowed")
+
+
+class _KVStore:
+    def __init__(self, state: SplunkdEmulator, app: str) -> None:
+        self.state = state
+        if app not in (state.app, "-"):
+            raise HttpError(404, f"App {app} not found")
+
+    def _collection(self, name: str) -> list[dict[str, Any]]:
+        if name not in self.state.collections:
+            raise HttpError(404, f"Could not find collection={name}")
+        return self.state.collections[name]
+
+    def config(self, method: str, rest: list[str], form: dict[str, str]) -> tuple[int, Any]:
+        cfg = self.state.collection_config
+        if not rest or rest == [""]:
+            if method == "GET":
+                return 200, _feed(sorted(cfg.items()))
+            if method == "POST":
+                name = form.pop("name", "")
+                if not name:
+                    raise HttpError(400, "Missing argument: name")
+                if name in cfg:
+                    raise HttpError(409, f"An object with name={name} already exists")
+                cfg[name] = form
+                self.state.collections[name] = []
+                return 201, _feed([(name, form)])
+        name = rest[0]
+        if name not in cfg:
+            raise HttpError(404, f"Could not find object id={name}")
+        if method == "GET":
+            return 200, _feed([(name, cfg[name])])
+        if method == "POST":
+            cfg[name].update(form)
+            return 200, _feed([(name, cfg[name])])
+        if method == "DELETE":
+            del cfg[name]
+            self.state.collections.pop(name, None)
+            return 200, _feed([])
+        raise HttpError(405, "Method not allowed")
+
+    def data(self, method: str, rest: list[str], query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        docs = self._collection(rest[0])
+        sub = rest[1] if len(rest) > 1 and rest[1] else ""
+        if sub == "batch_save" and method == "POST":
+            return self._batch_save(docs, body)
+        if sub:
+            return self._one(docs, method, sub, body)
+        if method == "GET":
+            return 200, self._read(docs, query)
+        if method == "POST":
+            doc = self._json(body, dict)
+            key = str(doc.get("_key") or _new_key())
+            if any(d["_key"] == key for d in docs):
+                raise HttpError(409, f"A document with the same key already exists: _key={key}")
+            docs.append({**doc, "_key": key, "_user": "nobody"})
+            return 201, {"_key": key}
+        if method == "DELETE":
+            where = json.loads(query["query"]) if query.get("query") else {}
+            docs[:] = [d for d in docs if not matches(d, where)]
+            return 200, ""
+        raise HttpError(405, "Method not allowed")
+
+    @staticmethod
+    def _json(body: bytes, kind: type) -> Any:
+        try:
+            value = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise HttpError(400, f"Invalid JSON: {exc}") from exc
+        if not isinstance(value, kind):
+            raise HttpError(400, f"Invalid JSON: expected {kind.__name__}")
+        return value
+
+    def _batch_save(self, docs: list[dict[str, Any]], body: bytes) -> tuple[int, Any]:
+        limit = self.state.max_documents_per_batch_save
+        if len(body) > MAX_SIZE_PER_BATCH_SAVE_MB * 1024 * 1024:
+            raise HttpError(
+                400,
+                "Request exceeds API limits - see limits.conf for details. (Batch save size "
+                f"exceeds max_size_per_batch_save_mb={MAX_SIZE_PER_BATCH_SAVE_MB})",
+            )
+        batch = self._json(body, list)
+        self.state.batch_sizes.append(len(batch))
+        if len(batch) > limit:
+            raise HttpError(
+                400,
+                "Request exceeds API limits - see limits.conf for details. (Too many documents "
+                f"for a single batch save, max_documents_per_batch_save={limit})",
+            )
+        by_key = {d["_key"]: i for i, d in enumerate(docs)}
+        keys = []
+        for doc in batch:
+            if not isinstance(doc, dict):
+                raise HttpError(400, "Invalid JSON: each document must be an object")
+            key = str(doc.get("_key") or _new_key())
+            stored = {**doc, "_key": key, "_user": "nobody"}
+            if key in by_key:
+                docs[by_key[key]] = stored
+            else:
+                by_key[key] = len(docs)
+                docs.append(stored)
+            keys.append(key)
+        return 200, keys
+
+    def _one(self, docs: list[dict[str, Any]], method: str, key: str, body: bytes) -> tuple[int, Any]:
+        index = next((i for i, d in enumerate(docs) if d["_key"] == key), None)
+        if index is None:
+            raise HttpError(404, f"Could not find object with _key={key}")
+        if method == "GET":
+            return 200, docs[index]
+        if method == "POST":
+            docs[index] = {**self._json(body, dict), "_key": key, "_user": "nobody"}
+            return 200, {"_key": key}
+        if method == "DELETE":
+            del docs[index]
+            return 200, ""
+        raise HttpError(405, "Method not allowed")
+
+    @staticmethod
+    def _read(docs: list[dict[str, Any]], query: dict[str, str]) -> list[dict[str, Any]]:
+        try:
+            where = json.loads(query["query"]) if query.get("query") else {}
+            skip = int(query.get("skip") or 0)
+            limit = int(query.get("limit") or 0) or MAX_ROWS_PER_QUERY
+        except ValueError as exc:
+            raise HttpError(400, f"Invalid argument: {exc}") from exc
+        rows = [d for d in docs if matches(d, where)]
+        for spec in reversed([s for s in query.get("sort", "").split(",") if s]):
+            field, _, direction = spec.partition(":")
+            rows.sort(key=lambda d, f=field: (d.get(f) is None, str(d.get(f))), reverse=direction == "-1")
+        rows = rows[skip : skip + min(limit, MAX_ROWS_PER_QUERY)]
+        fields = [f for f in query.get("fields", "").split(",") if f]
+        if fields:
+            include = [f for f in fields if not f.endswith(":0")]
+            exclude = {f[:-2] for f in fields if f.endswith(":0")}
+            if include:
+                keep = {f.partition(":")[0] for f in include} | ({"_key"} - exclude)
+                rows = [{k: v for k, v in d.items() if k in keep} for d in rows]
+            else:
+                rows = [{k: v for k, v in d.items() if k not in exclude} for d in rows]
+        return rows

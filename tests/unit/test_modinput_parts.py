@@ -1,0 +1,97 @@
+"""Parts of the modular input in-process: parameter checks, SHC guard, run lock, secrets, proxy URL."""
+
+from __future__ import annotations
+
+import pytest
+from malicious_image.kvstore import SplunkdClient
+from malicious_image.modinput import (
+    InputConfigError,
+    RunLock,
+    RunSkipped,
+    check_captain,
+    read_secrets,
+    validate_params,
+)
+from malicious_image.splunk_log import redact
+from malicious_image.sync_runner import proxy_url
+
+from tests.emulators.splunkd_server import SplunkdEmulator
+
+pytestmark = pytest.mark.runtime
+
+
+def test_defaults_fill_an_empty_stanza():
+    assert validate_params({}) == {
+        "repository": "https://github.com/splunk/security_content",
+        "ref": "develop",
+        "proxy": "",
+        "ca_bundle": "",
+        "api_url": "https://api.github.com",
+    }
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"repository": "https://github.com/splunk"}, "https://github.com/OWNER/NAME"),
+        ({"repository": "https://u:p@github.com/a/b"}, "must not contain credentials"),
+        ({"repository": "relative/path.tar.gz"}, "absolute path"),
+        ({"repository": "/nonexistent/sc.tar.gz"}, "does not exist on this search head"),
+        ({"ref": "../../etc"}, "ref must be a branch, tag or commit SHA"),
+        ({"ref": "dev elop"}, "ref must be"),
+        ({"proxy": "proxy.example.com:3128"}, "proxy must be a URL"),
+        ({"api_url": "http://ghe.example.com/api/v3"}, "plain http only on this host's loopback"),
+        ({"ca_bundle": "/nonexistent.pem"}, "ca_bundle must be the absolute path of a PEM file"),
+    ],
+)
+def test_bad_parameters_say_what_to_enter(params, message):
+    with pytest.raises(InputConfigError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        validate_params(params)
+
+
+def test_local_paths_and_loopback_api_are_accepted(tmp_path):
+    tarball = tmp_path / "sc.tar.gz"
+    tarball.write_bytes(b"")
+    assert validate_params({"repository": str(tarball)})["repository"] == str(tarball)
+    assert validate_params({"api_url": "http://127.0.0.1:8080/"})["api_url"] == "http://127.0.0.1:8080"
+
+
+@pytest.mark.parametrize(
+    ("role", "host", "expected"), [("standalone", "sh1", "standalone"), ("captain", "sh1", "captain")]
+)
+def test_standalone_and_captain_run(role, host, expected):
+    with SplunkdEmulator(shc_role=role, server_name="sh1") as server:
+        assert check_captain(SplunkdClient(server.url, server.session_key), host) == expected
+
+
+def test_a_member_that_is_not_captain_is_skipped():
+    with SplunkdEmulator(shc_role="member", server_name="sh2", captain_name="sh1") as server:
+        with pytest.raises(RunSkipped, match=r"sh2.*not the captain \(sh1\)"):
+            check_captain(SplunkdClient(server.url, server.session_key), "sh2")
+
+
+def test_the_run_lock_admits_one_holder_at_a_time(tmp_path):
+    path = str(tmp_path / "cp" / "security_content.lock")
+    with RunLock(path):
+        with pytest.raises(RunSkipped, match="another run"):
+            RunLock(path).__enter__()
+    with RunLock(path):  # released on exit
+        pass
+
+
+def test_secrets_are_read_from_the_app_realm_only_and_registered():
+    with SplunkdEmulator() as server:
+        server.store_password("malicious_image", "github_token", "ghp_realmtoken000111")
+        server.store_password("malicious_image", "proxy_password", "pr0xy-pass")
+        server.store_password("other_app", "github_token", "not-ours-123")
+        found = read_secrets(SplunkdClient(server.url, server.session_key))
+    assert found == {"token": "ghp_realmtoken000111", "proxy_password": "pr0xy-pass"}
+    assert redact("x ghp_realmtoken000111 pr0xy-pass") == "x ******** ********"
+
+
+def test_the_proxy_password_is_put_in_the_url_and_masked():
+    url = proxy_url("http://svc@proxy.example.com:3128", "p@ss:w/rd")
+    assert url == "http://svc:p%40ss%3Aw%2Frd@proxy.example.com:3128"
+    assert "p%40ss%3Aw%2Frd" not in redact(f"connecting via {url}")
+    assert proxy_url("http://proxy.example.com:3128", "unused") == "http://proxy.example.com:3128"
+    assert proxy_url("", None) is None
