@@ -178,7 +178,7 @@ def compute_coverage(
         if search.enabled:
             add("enabled", search.title, ids)
         if detection_name(search.title) in fired_names:
-            add("fired", search.title, ids)
+            add("fired", detection_name(search.title), ids)
     return [by_id[t.technique_id] for t in techniques]
 
 

@@ -21,9 +21,17 @@ from typing import Any, Iterator, Mapping
 HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE / "node_modules"
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-    "--disable-dev-shm-usage", "--force-device-scale-factor=1",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+    "--disable-dev-shm-usage",
+    "--force-device-scale-factor=1",
 ]
 
 
@@ -40,13 +48,20 @@ def npm_ready() -> bool:
 def bundle(outdir: Path) -> float:
     """Bundle render/app.jsx into ``outdir`` (bundle.js, bundle.css, index.html); returns seconds."""
     started = time.monotonic()
-    subprocess.run(["node", str(HERE / "bundle.mjs"), str(outdir)], check=True, cwd=HERE,
-                   capture_output=True, text=True, timeout=300)
+    subprocess.run(
+        ["node", str(HERE / "bundle.mjs"), str(outdir)],
+        check=True,
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return time.monotonic() - started
 
 
-def write_page_data(outdir: Path, definition: Mapping[str, Any], original: Mapping[str, Any],
-                    theme: str = "dark") -> None:
+def write_page_data(
+    outdir: Path, definition: Mapping[str, Any], original: Mapping[str, Any], theme: str = "dark"
+) -> None:
     """Write data.js: the definition to render (ds.test data) and the original for preset validation."""
     payload = json.dumps({"definition": definition, "original": original, "theme": theme})
     (outdir / "data.js").write_text(f"window.__DASHBOARD__ = {payload};\n", encoding="utf-8")
@@ -71,8 +86,15 @@ def serve(directory: Path) -> Iterator[str]:
         server.server_close()
 
 
-def run_chromium(url: str, profile: Path, *, screenshot: Path | None = None, width: int = 1440,
-                 height: int = 2000, budget_ms: int = 15000) -> str:
+def run_chromium(
+    url: str,
+    profile: Path,
+    *,
+    screenshot: Path | None = None,
+    width: int = 1440,
+    height: int = 2000,
+    budget_ms: int = 15000,
+) -> str:
     """Load a page in headless Chromium; returns the DOM after the time budget (or writes a PNG).
 
     Raises:
@@ -81,8 +103,13 @@ def run_chromium(url: str, profile: Path, *, screenshot: Path | None = None, wid
     binary = chromium_path()
     if binary is None:
         raise RuntimeError("chromium is not installed (apt-get install -y chromium)")
-    args = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}",
-            f"--window-size={width},{height}"]
+    args = [
+        binary,
+        *CHROMIUM_FLAGS,
+        f"--user-data-dir={profile}",
+        f"--virtual-time-budget={budget_ms}",
+        f"--window-size={width},{height}",
+    ]
     args.append(f"--screenshot={screenshot}" if screenshot else "--dump-dom")
     done = subprocess.run([*args, url], capture_output=True, text=True, timeout=180)
     if done.returncode != 0:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import re
+from datetime import datetime, timezone
 from typing import Any, Dict, List, Mapping
 
 from devtools.spl import SearchContext, run_search
@@ -21,8 +22,10 @@ TOKEN = re.compile(r"\$([A-Za-z0-9_.:-]+)\$")
 
 def default_tokens(definition: Mapping[str, Any]) -> Dict[str, str]:
     """Token name -> the value it has when the dashboard opens."""
-    tokens = {name: str(spec.get("value", ""))
-              for name, spec in definition.get("defaults", {}).get("tokens", {}).get("default", {}).items()}
+    tokens = {
+        name: str(spec.get("value", ""))
+        for name, spec in definition.get("defaults", {}).get("tokens", {}).get("default", {}).items()
+    }
     for input_ in definition.get("inputs", {}).values():
         options = input_.get("options", {})
         if "token" in options and "defaultValue" in options:
@@ -32,11 +35,13 @@ def default_tokens(definition: Mapping[str, Any]) -> Dict[str, str]:
 
 def substitute(text: str, tokens: Mapping[str, str]) -> str:
     """Replace ``$name$`` by its token value (``$$`` is a literal dollar, as in Dashboard Studio)."""
+
     def one(match: re.Match) -> str:
         name = match.group(1)
         if name not in tokens:
             raise KeyError(f"token ${name}$ has no default value")
         return tokens[name]
+
     return TOKEN.sub(one, text).replace("$$", "$")
 
 
@@ -51,20 +56,30 @@ def data_source_spl(definition: Mapping[str, Any], name: str) -> str:
     return options["query"]
 
 
-def run_data_source(definition: Mapping[str, Any], name: str, events: List[dict],
-                    context: SearchContext) -> List[dict]:
+def run_data_source(
+    definition: Mapping[str, Any], name: str, events: List[dict], context: SearchContext
+) -> List[dict]:
     """The result rows of one data source's own SPL over the given events."""
     spl = substitute(data_source_spl(definition, name), default_tokens(definition))
     return run_search(spl, events, context)
 
 
+def splunk_time(value: Any) -> Any:
+    """An epoch ``_time`` as splunkd's search results give it: ISO 8601 with milliseconds, in UTC."""
+    try:
+        moment = datetime.fromtimestamp(float(value), tz=timezone.utc)
+    except (TypeError, ValueError):
+        return value
+    return moment.isoformat(timespec="milliseconds")
+
+
 def as_columns(rows: List[Mapping[str, Any]]) -> Dict[str, list]:
-    """Rows as Dashboard Studio's ``{fields, columns}`` (fields in first-seen order)."""
+    """Rows as Dashboard Studio's ``{fields, columns}`` (fields in first-seen order, ``_time`` as ISO)."""
     fields: Dict[str, None] = {}
     for row in rows:
         for key in row:
             fields.setdefault(key, None)
-    columns = [[row.get(field) for row in rows] for field in fields]
+    columns = [[splunk_time(row.get(f)) if f == "_time" else row.get(f) for row in rows] for f in fields]
     return {"fields": [{"name": f} for f in fields], "columns": columns}
 
 

@@ -12,7 +12,8 @@ What the dashboard's searches see here, and where each piece comes from:
       snapshot (the 2024 snapshot ships an empty dist/), plus a site local/ that enables the ESCU
       rules of the analytic stories in :data:`SITE_ESCU_STORIES`, as a site would.
 * Events: the app's CloudTrail sample (samples/cloudtrail_ecr_sample.json) as the Splunk Add-on
-  for AWS indexes it; the risk events and notables of ``build.py replay`` over it; one scheduler
+  for AWS indexes it; the risk events and notables of ``build.py replay`` over it, for the rules
+  the site runs (a disabled rule writes nothing); one scheduler
   log event per enabled app rule and hour over 7 days (the last run carries the replayed result
   count, earlier runs none); one ``malicious_image:sync`` status event per sync run (the 2022,
   2023 and 2024 snapshots three, two and one day ago, then the 2024 one again: unchanged).
@@ -46,8 +47,13 @@ SAMPLE = ROOT / "samples" / "cloudtrail_ecr_sample.json"
 ESCU_APP = "DA-ESS-ContentUpdate"
 ESCU_SNAPSHOT = "splunk-security_content-ba8de57.tar.gz"
 ESCU_CONF = "dist/escu/default/savedsearches.conf"
-SITE_ESCU_STORIES = ("Ransomware", "Credential Dumping", "Malicious PowerShell",
-                     "Active Directory Kerberos Attacks", "Windows Persistence Techniques")
+SITE_ESCU_STORIES = (
+    "Ransomware",
+    "Credential Dumping",
+    "Malicious PowerShell",
+    "Active Directory Kerberos Attacks",
+    "Windows Persistence Techniques",
+)
 SITE_DISABLED_APP_RULES = ("Malicious Image - Correlation by User and Risk - Rule",)
 # (snapshot, days before now) of the sync runs, oldest first; the last one is the live content.
 SYNC_HISTORY = (
@@ -89,13 +95,21 @@ def _sync(out: Path, tarball: Path) -> Dict[str, Any]:
 def status_event(summary: Dict[str, Any], when: float) -> Row:
     """A sync's summary.json as the malicious_image:sync event Splunk indexes (KV_MODE = json)."""
     event: Row = {name: v[0] if len(v) == 1 else v for name, v in flatten(summary).items()}
-    event.update({"_time": str(when), "_raw": json.dumps(summary), "index": "main", "host": "sh1",
-                  "sourcetype": "malicious_image:sync", "source": "security_content://default"})
+    event.update(
+        {
+            "_time": str(when),
+            "_raw": json.dumps(summary),
+            "index": "main",
+            "host": "sh1",
+            "sourcetype": "malicious_image:sync",
+            "source": "security_content://default",
+        }
+    )
     return event
 
 
 def _escu_conf(workdir: Path) -> Path:
-    member = f"{ESCU_SNAPSHOT[:-len('.tar.gz')]}/{ESCU_CONF}"
+    member = f"{ESCU_SNAPSHOT[: -len('.tar.gz')]}/{ESCU_CONF}"
     target = workdir / ESCU_APP / "default" / "savedsearches.conf"
     target.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(snapshots_dir() / ESCU_SNAPSHOT) as archive:
@@ -114,10 +128,17 @@ def site_conf_layers(workdir: Path) -> List[str]:
     escu_default = _escu_conf(workdir)
     escu = read_conf(escu_default)
     wanted = set(SITE_ESCU_STORIES)
-    enabled = [name for name, stanza in escu.items() if name.endswith(" - Rule")
-               and wanted & set(json.loads(stanza.get("action.escu.analytic_story", "[]")))]
-    app_rules = [name for name in read_conf(APP / "default" / "savedsearches.conf")
-                 if name.startswith("Malicious Image - ") and name not in SITE_DISABLED_APP_RULES]
+    enabled = [
+        name
+        for name, stanza in escu.items()
+        if name.endswith(" - Rule")
+        and wanted & set(json.loads(stanza.get("action.escu.analytic_story", "[]")))
+    ]
+    app_rules = [
+        name
+        for name in read_conf(APP / "default" / "savedsearches.conf")
+        if name.startswith("Malicious Image - ") and name not in SITE_DISABLED_APP_RULES
+    ]
     escu_local = _local_overlay(workdir / ESCU_APP / "local" / "savedsearches.conf", enabled, "0")
     app_local = _local_overlay(workdir / "malicious_image" / "local" / "savedsearches.conf", app_rules, "0")
     return [
@@ -138,9 +159,15 @@ def rest_provider(conf_layers: Sequence[str]):
         rows = []
         for (app, title), settings in saved.items():
             row = dict(settings)
-            row.update({"title": title, "eai:acl.app": app, "eai:acl.owner": "nobody",
-                        "disabled": "1" if conf_bool(settings.get("disabled")) else "0",
-                        "is_scheduled": "1" if conf_bool(settings.get("enableSched")) else "0"})
+            row.update(
+                {
+                    "title": title,
+                    "eai:acl.app": app,
+                    "eai:acl.owner": "nobody",
+                    "disabled": "1" if conf_bool(settings.get("disabled")) else "0",
+                    "is_scheduled": "1" if conf_bool(settings.get("enableSched")) else "0",
+                }
+            )
             rows.append(row)
         return rows
 
@@ -156,10 +183,22 @@ def _scheduler_events(conf_layers: Sequence[str], results: Dict[str, int], now: 
         for hour in range(7 * 24):
             when = last - hour * HOUR
             count = results.get(title, 0) if hour == 0 else 0
-            events.append({"_time": str(when + 40), "index": "_internal", "sourcetype": "scheduler",
-                           "source": "scheduler.log", "host": "sh1", "savedsearch_name": title, "app": app,
-                           "status": "success", "result_count": str(count), "run_time": "0.412",
-                           "scheduled_time": str(int(when)), "_raw": f"savedsearch_name={title}"})
+            events.append(
+                {
+                    "_time": str(when + 40),
+                    "index": "_internal",
+                    "sourcetype": "scheduler",
+                    "source": "scheduler.log",
+                    "host": "sh1",
+                    "savedsearch_name": title,
+                    "app": app,
+                    "status": "success",
+                    "result_count": str(count),
+                    "run_time": "0.412",
+                    "scheduled_time": str(int(when)),
+                    "_raw": f"savedsearch_name={title}",
+                }
+            )
     return events
 
 
@@ -168,25 +207,33 @@ def build_site(workdir: Path) -> Site:
     cloudtrail = replay.load_events(SAMPLE)
     now = max(float(e["_time"]) for e in cloudtrail) + 2 * HOUR
     sync_output = workdir / "sync"
-    status_events = [status_event(_sync(sync_output, snapshots_dir() / tarball), now - days * DAY)
-                     for tarball, days in SYNC_HISTORY]
+    status_events = [
+        status_event(_sync(sync_output, snapshots_dir() / tarball), now - days * DAY)
+        for tarball, days in SYNC_HISTORY
+    ]
     kvstore = workdir / "kvstore"
     kvstore.mkdir(exist_ok=True)
     for table in TABLES:
         (kvstore / f"malicious_image_{table}.csv").symlink_to((sync_output / f"{table}.csv").resolve())
 
+    conf_layers = site_conf_layers(workdir)
+    running = {title for (app, title), s in read_saved_searches(conf_layers).items() if is_enabled(s)}
     outcome = replay.replay_events(cloudtrail)
     risk, notable, results = [], [], {}
     for result in outcome.results:
+        if result.stanza not in running:
+            continue
         results[result.stanza] = len(result.rows)
         risk += replay.risk_events_as_splunk(result.risks, index="risk")
         notable += replay.risk_events_as_splunk(result.notables, index="notable")
-    conf_layers = site_conf_layers(workdir)
     events = cloudtrail + risk + notable + _scheduler_events(conf_layers, results, now) + status_events
     context = SearchContext(
         macros=macros_from_conf(read_conf(APP / "default" / "macros.conf")),
-        lookups=LookupStore(definitions=read_conf(APP / "default" / "transforms.conf"),
-                            lookup_dirs=[APP / "lookups"], kvstore_dir=kvstore),
+        lookups=LookupStore(
+            definitions=read_conf(APP / "default" / "transforms.conf"),
+            lookup_dirs=[APP / "lookups"],
+            kvstore_dir=kvstore,
+        ),
         rest=rest_provider(conf_layers),
         now=now,
     )

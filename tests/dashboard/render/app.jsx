@@ -40,6 +40,12 @@ try {
     report([{ message: `preset validation crashed: ${e}` }]);
 }
 
+// ?top=N shows the page from N pixels down (headless Chromium screenshots only the viewport).
+const top = Number(new URLSearchParams(window.location.search).get('top') || 0);
+if (top > 0) {
+    document.getElementById('root').style.marginTop = `-${top}px`;
+}
+
 createRoot(document.getElementById('root')).render(
     <SplunkThemeProvider family="enterprise" colorScheme={theme} density="compact">
         <DashboardContextProvider preset={EnterpriseViewOnlyPreset} initialDefinition={definition}>
