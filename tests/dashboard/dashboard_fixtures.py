@@ -7,16 +7,11 @@ syncs, the replay and the confs. Tests read the snapshots in ../shared; without 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-from conftest import ROOT
-from datasources import run_data_source
+from datasources import ATTACK_COVERAGE, run_data_source
 from emulated_site import Site, build_site, snapshots_dir
-
-DASHBOARD_SOURCES = ROOT / "dashboards"
-ATTACK_COVERAGE = DASHBOARD_SOURCES / "attack_coverage.json"
 
 
 @pytest.fixture(scope="session")
@@ -40,8 +35,3 @@ def results(site: Site, definition: Dict[str, Any]) -> Dict[str, List[dict]]:
         name: run_data_source(definition, name, site.events, site.context)
         for name in definition["dataSources"]
     }
-
-
-def sources() -> List[Path]:
-    """Every dashboard JSON source."""
-    return sorted(DASHBOARD_SOURCES.glob("*.json"))

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from dashboard_fixtures import ATTACK_COVERAGE
-from datasources import data_source_spl, default_tokens, run_data_source, substitute
+from datasources import ATTACK_COVERAGE, data_source_spl, default_tokens, run_data_source, substitute
 from emulated_site import SITE_DISABLED_APP_RULES, status_event
 
 from devtools.coverage import build_layer, compute_coverage
@@ -99,12 +98,11 @@ def test_layer_from_the_dashboard_is_valid_and_matches_the_offline_layer(results
 def test_technique_drilldown_lists_upstream_and_local_detections(results):
     rows = {r["detection"]: r for r in results["ds_technique_detail"]}
     unknown_user = rows["AWS ECR Container Upload Unknown User"]
-    assert unknown_user["state"] == "▲ fired" and unknown_user["enabled_in"] == "malicious_image"
+    assert unknown_user["state"] == "▲ fired" and unknown_user["enabled in"] == "malicious_image"
     assert unknown_user["upstream"] == "production"
-    assert unknown_user["installed_disabled_in"] == "DA-ESS-ContentUpdate"  # ESCU's copy ships disabled
+    assert unknown_user["disabled in"] == "DA-ESS-ContentUpdate"  # ESCU's copy ships disabled
     assert all(
-        r["upstream"] != "-" or r["enabled_in"] != "-" or r["installed_disabled_in"] != "-"
-        for r in rows.values()
+        r["upstream"] != "-" or r["enabled in"] != "-" or r["disabled in"] != "-" for r in rows.values()
     )
 
 
@@ -122,11 +120,11 @@ def test_rules_panel_shows_the_seven_rules_with_runs_notables_and_drift(results,
         if e.get("index") == "notable"
         and e["search_name"] == "Malicious Image - AWS ECR Container Scanning Findings High - Rule"
     ]
-    assert int(high["notables_24h"]) == int(high["notables_7d"]) == len(notables) > 0
-    assert int(high["results_7d"]) > 0 and high["last_run"] != "never (7 d)"
-    assert rows["Correlation by User and Risk"]["last_run"] == "never (7 d)"
+    assert int(high["notables 24 h"]) == int(high["notables 7 d"]) == len(notables) > 0
+    assert int(high["results 7 d"]) > 0 and high["last run"] != "never (7 d)"
+    assert rows["Correlation by User and Risk"]["last run"] == "never (7 d)"
     for row in rows.values():
-        assert row["upstream_version"] != "-", f"{row['rule']}: not matched to synced content by detection_id"
+        assert row["upstream v"] != "-", f"{row['rule']}: not matched to synced content by detection_id"
         assert row["drift"] in ("same", "upstream newer", "local newer")
 
 

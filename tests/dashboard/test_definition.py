@@ -11,8 +11,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from browser import HERE, npm_ready
 from conftest import ROOT
-from dashboard_fixtures import ATTACK_COVERAGE, sources
-from datasources import TOKEN, data_source_spl, default_tokens
+from datasources import ATTACK_COVERAGE, TOKEN, data_source_spl, default_tokens, definition_sources
 
 from devtools import dashboards
 
@@ -89,7 +88,7 @@ def test_tactics_are_never_hard_coded(definition):
 
 @pytest.mark.browser
 @pytest.mark.skipif(not npm_ready(), reason="run npm ci in tests/dashboard first")
-@pytest.mark.parametrize("source", sources(), ids=lambda p: p.name)
+@pytest.mark.parametrize("source", definition_sources(), ids=lambda p: p.name)
 def test_splunk_dashboard_validation_accepts_the_definition(source):
     done = subprocess.run(
         ["node", str(HERE / "validate.mjs"), str(source)],

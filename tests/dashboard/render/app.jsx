@@ -40,10 +40,21 @@ try {
     report([{ message: `preset validation crashed: ${e}` }]);
 }
 
-// ?top=N shows the page from N pixels down (headless Chromium screenshots only the viewport).
-const top = Number(new URLSearchParams(window.location.search).get('top') || 0);
-if (top > 0) {
-    document.getElementById('root').style.marginTop = `-${top}px`;
+// ?section=VIZ_ID shifts the page up so that the panel VIZ_ID is at the top of the viewport
+// (headless Chromium screenshots only the viewport).
+const section = new URLSearchParams(window.location.search).get('section');
+function showSection() {
+    const panel = section && document.getElementById(section);
+    if (!panel || panel.getBoundingClientRect().height === 0) {
+        setTimeout(showSection, 250);
+        return;
+    }
+    const root = document.getElementById('root');
+    const top = panel.getBoundingClientRect().top - root.getBoundingClientRect().top;
+    root.style.marginTop = `-${Math.max(0, top - 8)}px`;
+}
+if (section) {
+    setTimeout(showSection, 250);
 }
 
 createRoot(document.getElementById('root')).render(
