@@ -156,6 +156,7 @@ def rest_provider(conf_layers: Sequence[str]):
     def rest(endpoint: str, options: Dict[str, str]) -> List[Row]:
         if endpoint.rstrip("/").split("/")[-2:] != ["saved", "searches"]:
             raise ValueError(f"the emulated site serves only saved/searches, not {endpoint}")
+        field, _, wanted = options.get("search", "").partition("=")
         rows = []
         for (app, title), settings in saved.items():
             row = dict(settings)
@@ -168,7 +169,8 @@ def rest_provider(conf_layers: Sequence[str]):
                     "is_scheduled": "1" if conf_bool(settings.get("enableSched")) else "0",
                 }
             )
-            rows.append(row)
+            if not field or row.get(field) == wanted:  # splunkd's search="field=value" filter
+                rows.append(row)
         return rows
 
     return rest
