@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Dict, List
 from xml.sax.saxutils import escape
 
+from devtools.render import stale_files, write_atomic
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "dashboards"
 VIEWS = ROOT / "app" / "default" / "data" / "ui" / "views"
@@ -73,20 +75,13 @@ def main(argv: List[str] | None = None) -> int:
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only report views that differ from their JSON")
     args = parser.parse_args(argv)
-    stale = []
-    for path, text in expected_views().items():
-        if path.is_file() and path.read_text(encoding="utf-8") == text:
-            continue
-        stale.append(path)
-        if not args.check:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(path.name + ".tmp")
-            temporary.write_text(text, encoding="utf-8")
-            temporary.replace(path)
+    expected = expected_views()
+    stale = stale_files(expected)
     for path in stale:
+        if not args.check:
+            write_atomic(path, expected[path])
         print(f"{'stale' if args.check else 'wrote'} {path.relative_to(ROOT)}")
     return 1 if args.check and stale else 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -28,6 +28,7 @@ from devtools.coverage.inputs import (
     read_techniques,
 )
 from devtools.coverage.model import Filters, summary
+from devtools.render import write_atomic
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,10 +60,7 @@ def main(argv: List[str] | None = None) -> int:
     except CoverageInputError as error:
         print(f"build.py coverage: {error}", file=sys.stderr)
         return 2
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = args.out.with_name(args.out.name + ".tmp")
-    temporary.write_text(json.dumps(layer, indent=1) + "\n", encoding="utf-8")
-    temporary.replace(args.out)
+    write_atomic(args.out, json.dumps(layer, indent=1) + "\n")
     figures = summary(coverages)
     print(f"wrote {args.out}: {figures['enabled']} of {figures['total']} techniques covered by enabled "
           f"detections, {figures['available']} by available content, {figures['fired']} fired")
