@@ -43,28 +43,24 @@ def _table(sync_output: Path, name: str) -> List[Dict[str, Union[str, List[str]]
     return read_csv(path)
 
 
-def read_techniques(sync_output: PathLike) -> List[Technique]:
-    """The parent techniques of the synced catalogue, ordered by their first tactic, then by id."""
-    directory = Path(sync_output)
-    order = {str(row["tactic"]): int(str(row.get("tactic_order", "0")) or 0)
-             for row in _table(directory, "tactics")}
-    techniques = [
-        Technique(str(row["technique_id"]), str(row.get("technique_name", "")),
-                  tuple(sorted(_values(row.get("tactics")), key=lambda t: order.get(t, len(order) + 1))))
-        for row in _table(directory, "techniques")
-        if str(row.get("is_subtechnique", "0")) in ("0", "")
-    ]
-    def position(technique: Technique) -> tuple[int, str]:
-        first = order.get(technique.tactics[0], len(order) + 1) if technique.tactics else len(order) + 1
-        return first, technique.technique_id
-
-    return sorted(techniques, key=position)
-
-
 def read_tactics(sync_output: PathLike) -> List[str]:
     """Tactic names in ATT&CK order, as the sync wrote them."""
     rows = _table(Path(sync_output), "tactics")
     return [str(r["tactic"]) for r in sorted(rows, key=lambda r: int(str(r.get("tactic_order", "0")) or 0))]
+
+
+def read_techniques(sync_output: PathLike) -> List[Technique]:
+    """The parent techniques of the synced catalogue, by their first tactic's order, then by id."""
+    rank = {tactic: index for index, tactic in enumerate(read_tactics(sync_output))}
+    unknown = len(rank)  # a tactic missing from the tactics table sorts last, as the sync does
+    techniques = [
+        Technique(str(row["technique_id"]), str(row.get("technique_name", "")),
+                  tuple(sorted(_values(row.get("tactics")), key=lambda t: rank.get(t, unknown))))
+        for row in _table(Path(sync_output), "techniques")
+        if str(row.get("is_subtechnique", "0")) in ("0", "")
+    ]
+    return sorted(techniques, key=lambda t: (rank.get(t.tactics[0], unknown) if t.tactics else unknown,
+                                             t.technique_id))
 
 
 def read_detections(sync_output: PathLike) -> List[Detection]:
