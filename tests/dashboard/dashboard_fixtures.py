@@ -31,7 +31,4 @@ def definition() -> Dict[str, Any]:
 @pytest.fixture(scope="session")
 def results(site: Site, definition: Dict[str, Any]) -> Dict[str, List[dict]]:
     """Every data source's rows, from its own SPL over the emulated site."""
-    return {
-        name: run_data_source(definition, name, site.events, site.context)
-        for name in definition["dataSources"]
-    }
+    return {name: run_data_source(definition, name, site.events, site.context) for name in definition["dataSources"]}

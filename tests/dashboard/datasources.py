@@ -66,9 +66,7 @@ def data_source_spl(definition: Mapping[str, Any], name: str) -> str:
     return options["query"]
 
 
-def run_data_source(
-    definition: Mapping[str, Any], name: str, events: List[dict], context: SearchContext
-) -> List[dict]:
+def run_data_source(definition: Mapping[str, Any], name: str, events: List[dict], context: SearchContext) -> List[dict]:
     """The result rows of one data source's own SPL over the given events."""
     spl = substitute(data_source_spl(definition, name), default_tokens(definition))
     return run_search(spl, events, context)

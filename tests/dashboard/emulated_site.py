@@ -29,7 +29,7 @@ import os
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence
 
 from conftest import APP, ROOT, SNAPSHOTS
 
@@ -117,9 +117,10 @@ def _escu_conf(workdir: Path) -> Path:
     return target
 
 
-def _local_overlay(path: Path, stanzas: Sequence[str], disabled: str) -> Path:
+def _enabling_local_conf(path: Path, stanzas: Sequence[str]) -> Path:
+    """A local/savedsearches.conf that enables the given stanzas, as an admin's edits would."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"[{name}]\ndisabled = {disabled}\n\n" for name in stanzas), encoding="utf-8")
+    path.write_text("".join(f"[{name}]\ndisabled = 0\n\n" for name in stanzas), encoding="utf-8")
     return path
 
 
@@ -131,16 +132,15 @@ def site_conf_layers(workdir: Path) -> List[str]:
     enabled = [
         name
         for name, stanza in escu.items()
-        if name.endswith(" - Rule")
-        and wanted & set(json.loads(stanza.get("action.escu.analytic_story", "[]")))
+        if name.endswith(" - Rule") and wanted & set(json.loads(stanza.get("action.escu.analytic_story", "[]")))
     ]
     app_rules = [
         name
         for name in read_conf(APP / "default" / "savedsearches.conf")
         if name.startswith("Malicious Image - ") and name not in SITE_DISABLED_APP_RULES
     ]
-    escu_local = _local_overlay(workdir / ESCU_APP / "local" / "savedsearches.conf", enabled, "0")
-    app_local = _local_overlay(workdir / "malicious_image" / "local" / "savedsearches.conf", app_rules, "0")
+    escu_local = _enabling_local_conf(workdir / ESCU_APP / "local" / "savedsearches.conf", enabled)
+    app_local = _enabling_local_conf(workdir / "malicious_image" / "local" / "savedsearches.conf", app_rules)
     return [
         f"{ESCU_APP}={escu_default}",
         f"{ESCU_APP}={escu_local}",
@@ -210,8 +210,7 @@ def build_site(workdir: Path) -> Site:
     now = max(float(e["_time"]) for e in cloudtrail) + 2 * HOUR
     sync_output = workdir / "sync"
     status_events = [
-        status_event(_sync(sync_output, snapshots_dir() / tarball), now - days * DAY)
-        for tarball, days in SYNC_HISTORY
+        status_event(_sync(sync_output, snapshots_dir() / tarball), now - days * DAY) for tarball, days in SYNC_HISTORY
     ]
     kvstore = workdir / "kvstore"
     kvstore.mkdir(exist_ok=True)
@@ -240,9 +239,3 @@ def build_site(workdir: Path) -> Site:
         now=now,
     )
     return Site(now, sync_output, conf_layers, events, context, status_events)
-
-
-def summary_of(site: Site) -> Tuple[int, int]:
-    """(events, enabled saved searches with annotations): a quick figure for logs."""
-    saved = read_saved_searches(site.conf_layers)
-    return len(site.events), sum(1 for s in saved.values() if is_enabled(s))

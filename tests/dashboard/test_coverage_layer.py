@@ -68,9 +68,7 @@ def test_layer_of_the_emulated_site_is_valid_and_names_the_detections(site, tmp_
         "value": "Malicious Image - AWS ECR Container Upload Unknown User - Rule",
     } in t1204["metadata"]
     assert {"name": "available", "value": "AWS ECR Container Upload Unknown User"} in t1204["metadata"]
-    assert {"name": "security_content commit", "value": "b13b314aed0e1778335a55620474e7d27289a20a"} in layer[
-        "metadata"
-    ]
+    assert {"name": "security_content commit", "value": "b13b314aed0e1778335a55620474e7d27289a20a"} in layer["metadata"]
     assert "50 of 202 techniques covered by enabled detections" in capsys.readouterr().out
 
 
@@ -128,9 +126,7 @@ def test_state_order_and_sub_technique_roll_up():
     ]
     coverage = {
         c.technique.technique_id: c
-        for c in compute_coverage(
-            [T1204, T1059, T1595], detections, searches, ["Malicious Image - Image Thing - Rule"]
-        )
+        for c in compute_coverage([T1204, T1059, T1595], detections, searches, ["Malicious Image - Image Thing - Rule"])
     }
     assert coverage["T1059"].state == CoverageState.ENABLED
     assert coverage["T1204"].state == CoverageState.FIRED  # fired beats disabled
@@ -141,11 +137,7 @@ def test_state_order_and_sub_technique_roll_up():
 
 def test_detection_name_strips_the_rendered_affixes():
     assert (
-        detection_name("ESCU - AWS ECR Container Upload Unknown User - Rule")
-        == "AWS ECR Container Upload Unknown User"
+        detection_name("ESCU - AWS ECR Container Upload Unknown User - Rule") == "AWS ECR Container Upload Unknown User"
     )
-    assert (
-        detection_name("Malicious Image - Correlation by User and Risk - Rule")
-        == "Correlation by User and Risk"
-    )
+    assert detection_name("Malicious Image - Correlation by User and Risk - Rule") == "Correlation by User and Risk"
     assert detection_name("My own search") == "My own search"

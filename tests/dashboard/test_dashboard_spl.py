@@ -70,9 +70,7 @@ def test_headline_figures_equal_the_offline_coverage(results, site):
     assert 0 < figures["enabled"] < figures["available"] < figures["total"]
 
 
-@pytest.mark.parametrize(
-    "filters", [{"status": "deprecated"}, {"platform": "cloud"}, {"story": "Dev Sec Ops"}]
-)
+@pytest.mark.parametrize("filters", [{"status": "deprecated"}, {"platform": "cloud"}, {"story": "Dev Sec Ops"}])
 def test_filters_change_the_matrix_as_the_offline_coverage_does(site, definition, filters):
     tokens = {**default_tokens(definition), **filters}
     spl = substitute(data_source_spl(definition, "ds_coverage"), tokens)
@@ -101,17 +99,13 @@ def test_technique_drilldown_lists_upstream_and_local_detections(results):
     assert unknown_user["state"] == "▲ fired" and unknown_user["enabled in"] == "malicious_image"
     assert unknown_user["upstream"] == "production"
     assert unknown_user["disabled in"] == "DA-ESS-ContentUpdate"  # ESCU's copy ships disabled
-    assert all(
-        r["upstream"] != "-" or r["enabled in"] != "-" or r["disabled in"] != "-" for r in rows.values()
-    )
+    assert all(r["upstream"] != "-" or r["enabled in"] != "-" or r["disabled in"] != "-" for r in rows.values())
 
 
 def test_rules_panel_shows_the_seven_rules_with_runs_notables_and_drift(results, site):
     rows = {r["rule"]: r for r in results["ds_rules"]}
     assert len(rows) == 7
-    disabled = {
-        name.removeprefix("Malicious Image - ").removesuffix(" - Rule") for name in SITE_DISABLED_APP_RULES
-    }
+    disabled = {name.removeprefix("Malicious Image - ").removesuffix(" - Rule") for name in SITE_DISABLED_APP_RULES}
     assert {n for n, r in rows.items() if r["enabled"] == "no"} == disabled
     high = rows["AWS ECR Container Scanning Findings High"]
     notables = [
@@ -145,12 +139,8 @@ def test_cloudtrail_ecr_data_says_no_data_when_nothing_arrives(definition, site)
 
 def test_sync_health_shows_every_run_and_the_last_outcome(results, site):
     last = {r["field"]: r["value"] for r in results["ds_last_sync"]}
-    assert (
-        last["outcome"] == "unchanged" and last["commit"] == "b13b314aed0e" and last["detections"] == "1711"
-    )
-    runs = sum(
-        int(v) for row in results["ds_sync_over_time"] for k, v in row.items() if not k.startswith("_")
-    )
+    assert last["outcome"] == "unchanged" and last["commit"] == "b13b314aed0e" and last["detections"] == "1711"
+    runs = sum(int(v) for row in results["ds_sync_over_time"] for k, v in row.items() if not k.startswith("_"))
     assert runs == len(site.status_events) == 4
     assert results["ds_sync_rejected"] == [
         {"path": "(none)", "reason": "no file rejected by the syncs of the last 30 days"}
@@ -173,9 +163,7 @@ def test_rejected_files_are_listed_with_their_reasons(definition, site):
         events,
         site.context,
     )
-    assert {(r["path"], r["reason"]) for r in rows} == {
-        (x["path"], x["reason"]) for x in summary_["rejected"]
-    }
+    assert {(r["path"], r["reason"]) for r in rows} == {(x["path"], x["reason"]) for x in summary_["rejected"]}
 
 
 def test_rule_drilldown_shows_its_notables_and_its_search(results):

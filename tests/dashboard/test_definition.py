@@ -25,9 +25,7 @@ def test_committed_views_match_their_json_sources():
     assert expected, "no dashboard sources found"
     for path, text in expected.items():
         assert path.is_file(), f"{path} missing: run python3 -m devtools.dashboards"
-        assert path.read_text(encoding="utf-8") == text, (
-            f"{path} is stale: run python3 -m devtools.dashboards"
-        )
+        assert path.read_text(encoding="utf-8") == text, f"{path} is stale: run python3 -m devtools.dashboards"
 
 
 def test_view_is_dashboard_studio_version_2_with_the_json_definition():
@@ -44,9 +42,7 @@ def test_wrapping_refuses_text_that_cannot_sit_in_cdata():
 
 def test_every_token_in_a_search_or_title_has_a_default(definition):
     tokens = default_tokens(definition)
-    used = set(
-        TOKEN.findall(json.dumps(definition["dataSources"]) + json.dumps(definition["visualizations"]))
-    )
+    used = set(TOKEN.findall(json.dumps(definition["dataSources"]) + json.dumps(definition["visualizations"])))
     assert used - set(tokens) == set(), "tokens without a default value: the panel would wait for input"
     set_by_drilldown = {
         t["token"]
@@ -66,18 +62,13 @@ def _event_searches(spl: str) -> list[str]:
     return pieces
 
 
-@pytest.mark.parametrize(
-    "name", sorted(json.loads(ATTACK_COVERAGE.read_text(encoding="utf-8"))["dataSources"])
-)
+@pytest.mark.parametrize("name", sorted(json.loads(ATTACK_COVERAGE.read_text(encoding="utf-8"))["dataSources"]))
 def test_no_search_reads_events_without_a_time_bound(definition, name):
     spl = data_source_spl(definition, name)
     for piece in _event_searches(spl):
         assert re.search(r"\bearliest=", piece), f"{name}: '{piece[:80]}' reads events with no earliest="
     if name in ("ds_coverage", "ds_matrix"):
-        assert (
-            "| inputlookup malicious_image_techniques" in spl
-            and "| rest /servicesNS/-/-/saved/searches" in spl
-        )
+        assert "| inputlookup malicious_image_techniques" in spl and "| rest /servicesNS/-/-/saved/searches" in spl
 
 
 def test_tactics_are_never_hard_coded(definition):

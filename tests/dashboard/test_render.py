@@ -28,7 +28,7 @@ WIDTH = 1600
 # (file under docs/, panel at the top of the picture, height in pixels)
 SCREENSHOTS = (
     ("dashboard-coverage.png", None, 1560),
-    ("dashboard-t1204.png", "viz_by_tactic", 1500),
+    ("dashboard-t1204.png", "viz_by_tactic", 1780),
 )
 STATE_COLORS = {
     "▲": "rgb(217, 130, 43)",
@@ -133,6 +133,4 @@ def test_a_panel_without_rows_or_with_an_error_is_caught(page_dir, definition, r
 
 
 def test_definition_source_is_what_was_rendered():
-    assert (
-        ATTACK_COVERAGE.is_file() and Path(ROOT / "app/default/data/ui/views/attack_coverage.xml").is_file()
-    )
+    assert ATTACK_COVERAGE.is_file() and Path(ROOT / "app/default/data/ui/views/attack_coverage.xml").is_file()
