@@ -3,6 +3,8 @@ what an analyst should see: the real coverage of the October 2024 content plus t
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -176,3 +178,51 @@ def test_rule_drilldown_shows_its_notables_and_its_search(results):
 def test_run_data_source_is_the_chain_of_base_and_post_process(definition, site):
     rows = run_data_source(definition, "ds_head_total", site.events, site.context)
     assert rows == [{"techniques": "202"}]
+
+
+def test_matrix_follows_a_catalogue_with_attack_v19s_fifteen_tactics(site, definition, tmp_path):
+    """ATT&CK v19 splits Defense Evasion into Stealth and Defense Impairment: no dashboard change."""
+    v19 = [
+        "Reconnaissance",
+        "Resource Development",
+        "Initial Access",
+        "Execution",
+        "Persistence",
+        "Privilege Escalation",
+        "Stealth",
+        "Defense Impairment",
+        "Credential Access",
+        "Discovery",
+        "Lateral Movement",
+        "Collection",
+        "Command and Control",
+        "Exfiltration",
+        "Impact",
+    ]
+    moved = {"T1027": "Stealth", "T1562": "Defense Impairment"}
+    kvstore = tmp_path / "kvstore"
+    kvstore.mkdir()
+    for table in ("detections", "stories", "macros"):
+        (kvstore / f"malicious_image_{table}.csv").symlink_to((site.sync_output / f"{table}.csv").resolve())
+    with open(site.sync_output / "techniques.csv", newline="", encoding="utf-8") as source:
+        rows = list(csv.DictReader(source))
+    for row in rows:
+        parent = row["technique_id"].split(".")[0]
+        if "Defense Evasion" in row["tactics"].split("\n"):
+            row["tactics"] = moved.get(parent, "Stealth")
+    with open(kvstore / "malicious_image_techniques.csv", "w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with open(kvstore / "malicious_image_tactics.csv", "w", newline="", encoding="utf-8") as out:
+        out.write("tactic,tactic_order\n" + "".join(f"{t},{i}\n" for i, t in enumerate(v19, 1)))
+    context = dataclasses.replace(
+        site.context, lookups=dataclasses.replace(site.context.lookups, kvstore_dir=kvstore, written={})
+    )
+    spl = substitute(data_source_spl(definition, "ds_matrix"), default_tokens(definition))
+    matrix = run_search(spl, site.events, context)
+    assert list(matrix[0]) == [f"{i:02d} {t}" for i, t in enumerate(v19, 1)]
+    stealth = [row.get("07 Stealth") for row in matrix if row.get("07 Stealth")]
+    impairment = [row.get("08 Defense Impairment") for row in matrix if row.get("08 Defense Impairment")]
+    assert any(" T1027 Obfuscated Files or Information" in c for c in stealth)
+    assert [c for c in impairment if " T1562 " in c] and len(impairment) == 1
