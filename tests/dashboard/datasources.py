@@ -16,18 +16,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Mapping
 
-from conftest import ROOT
-
+from devtools.dashboards import SOURCES
 from devtools.spl import SearchContext, run_search
 
-DASHBOARD_SOURCES = ROOT / "dashboards"
-ATTACK_COVERAGE = DASHBOARD_SOURCES / "attack_coverage.json"
+ATTACK_COVERAGE = SOURCES / "attack_coverage.json"
 TOKEN = re.compile(r"\$([A-Za-z0-9_.:-]+)\$")
 
 
 def definition_sources() -> List[Path]:
     """Every Dashboard Studio JSON source of the app."""
-    return sorted(DASHBOARD_SOURCES.glob("*.json"))
+    return sorted(SOURCES.glob("*.json"))
 
 
 def default_tokens(definition: Mapping[str, Any]) -> Dict[str, str]:
