@@ -1,0 +1,34 @@
+"""pytest fixtures shared by the dashboard tests (imported by name into each test module).
+
+The emulated site (see emulated_site.py) is built once per session: about 10 s for three real
+syncs, the replay and the confs. Tests read the snapshots in ../shared; without them they skip.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List
+
+import pytest
+from datasources import ATTACK_COVERAGE, run_data_source
+from emulated_site import Site, build_site, snapshots_dir
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
+    """The emulated site the dashboard's searches run against."""
+    if not (snapshots_dir() / "splunk-security_content-b13b314.tar.gz").is_file():
+        pytest.skip("the security_content snapshots of ../shared are not here (set SHARED_DIR)")
+    return build_site(tmp_path_factory.mktemp("site"))
+
+
+@pytest.fixture(scope="session")
+def definition() -> Dict[str, Any]:
+    """The attack_coverage Dashboard Studio definition (the JSON source)."""
+    return json.loads(ATTACK_COVERAGE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def results(site: Site, definition: Dict[str, Any]) -> Dict[str, List[dict]]:
+    """Every data source's rows, from its own SPL over the emulated site."""
+    return {name: run_data_source(definition, name, site.events, site.context) for name in definition["dataSources"]}

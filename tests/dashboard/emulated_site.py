@@ -1,0 +1,241 @@
+"""An emulated Splunk site for the dashboard tests: real content, real rules, replayed events.
+
+What the dashboard's searches see here, and where each piece comes from:
+
+* Lookups ``malicious_image_*``: ``build.py sync`` run on the snapshots in ../shared (October 2024
+  last), served through the app's own transforms.conf (KV store lookups read from CSV).
+* ``| rest /servicesNS/-/-/saved/searches``: the layered savedsearches.conf of two apps, read by
+  path and never copied into the repository:
+    - ``malicious_image``: app/default/savedsearches.conf, plus a site local/ that enables
+      every rule except "Correlation by User and Risk" (deprecated upstream in October 2024);
+    - ``DA-ESS-ContentUpdate`` (ESCU): dist/escu/default/savedsearches.conf of the April 2022
+      snapshot (the 2024 snapshot ships an empty dist/), plus a site local/ that enables the ESCU
+      rules of the analytic stories in :data:`SITE_ESCU_STORIES`, as a site would.
+* Events: the app's CloudTrail sample (samples/cloudtrail_ecr_sample.json) as the Splunk Add-on
+  for AWS indexes it; the risk events and notables of ``build.py replay`` over it, for the rules
+  the site runs (a disabled rule writes nothing); one scheduler
+  log event per enabled app rule and hour over 7 days (the last run carries the replayed result
+  count, earlier runs none); one ``malicious_image:sync`` status event per sync run (the 2022,
+  2023 and 2024 snapshots three, two and one day ago, then the 2024 one again: unchanged).
+* "now" is two hours after the newest sample event, so the sample falls in the 24 h / 7 d windows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Sequence
+
+from conftest import APP, ROOT, SNAPSHOTS
+
+from devtools import replay
+from devtools.commands import sync as sync_command
+from devtools.conffile import read_conf
+from devtools.coverage.inputs import conf_bool, is_enabled, read_saved_searches
+from devtools.spl import LookupStore, SearchContext, macros_from_conf
+from devtools.spl.jsonpath import flatten
+
+Row = Dict[str, Any]
+HOUR = 3600.0
+DAY = 86400.0
+SAMPLE = ROOT / "samples" / "cloudtrail_ecr_sample.json"
+ESCU_APP = "DA-ESS-ContentUpdate"
+ESCU_SNAPSHOT = "splunk-security_content-ba8de57.tar.gz"
+ESCU_CONF = "dist/escu/default/savedsearches.conf"
+SITE_ESCU_STORIES = (
+    "Ransomware",
+    "Credential Dumping",
+    "Malicious PowerShell",
+    "Active Directory Kerberos Attacks",
+    "Windows Persistence Techniques",
+)
+SITE_DISABLED_APP_RULES = ("Malicious Image - Correlation by User and Risk - Rule",)
+# (snapshot, days before now) of the sync runs, oldest first; the last one is the live content.
+SYNC_HISTORY = (
+    ("splunk-security_content-ba8de57.tar.gz", 3.0),
+    ("splunk-security_content-fe159f0.tar.gz", 2.0),
+    ("splunk-security_content-b13b314.tar.gz", 1.0),
+    ("splunk-security_content-b13b314.tar.gz", 0.25),
+)
+TABLES = ("detections", "techniques", "tactics", "stories", "macros")
+
+
+def snapshots_dir() -> Path:
+    """../shared/security_content, or $SHARED_DIR/security_content for a worktree elsewhere."""
+    if SNAPSHOTS.is_dir():
+        return SNAPSHOTS
+    return Path(os.environ.get("SHARED_DIR", "/nonexistent")) / "security_content"
+
+
+@dataclass
+class Site:
+    """Everything a dashboard search runs against."""
+
+    now: float
+    sync_output: Path
+    conf_layers: List[str]
+    events: List[Row]
+    context: SearchContext
+    status_events: List[Row]
+
+
+def _sync(out: Path, tarball: Path) -> Dict[str, Any]:
+    with contextlib.redirect_stdout(io.StringIO()):
+        status = sync_command.main(["--source", str(tarball), "--out", str(out), "--quiet"])
+    if status != 0:
+        raise RuntimeError(f"build.py sync of {tarball.name} exited {status}")
+    return json.loads((out / "summary.json").read_text(encoding="utf-8"))
+
+
+def status_event(summary: Dict[str, Any], when: float) -> Row:
+    """A sync's summary.json as the malicious_image:sync event Splunk indexes (KV_MODE = json)."""
+    event: Row = {name: v[0] if len(v) == 1 else v for name, v in flatten(summary).items()}
+    event.update(
+        {
+            "_time": str(when),
+            "_raw": json.dumps(summary),
+            "index": "main",
+            "host": "sh1",
+            "sourcetype": "malicious_image:sync",
+            "source": "security_content://default",
+        }
+    )
+    return event
+
+
+def _escu_conf(workdir: Path) -> Path:
+    member = f"{ESCU_SNAPSHOT[: -len('.tar.gz')]}/{ESCU_CONF}"
+    target = workdir / ESCU_APP / "default" / "savedsearches.conf"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(snapshots_dir() / ESCU_SNAPSHOT) as archive:
+        target.write_bytes(archive.extractfile(member).read())
+    return target
+
+
+def _enabling_local_conf(path: Path, stanzas: Sequence[str]) -> Path:
+    """A local/savedsearches.conf that enables the given stanzas, as an admin's edits would."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"[{name}]\ndisabled = 0\n\n" for name in stanzas), encoding="utf-8")
+    return path
+
+
+def site_conf_layers(workdir: Path) -> List[str]:
+    """The ``APP=PATH`` savedsearches.conf layers of the emulated site (see the module docstring)."""
+    escu_default = _escu_conf(workdir)
+    escu = read_conf(escu_default)
+    wanted = set(SITE_ESCU_STORIES)
+    enabled = [
+        name
+        for name, stanza in escu.items()
+        if name.endswith(" - Rule") and wanted & set(json.loads(stanza.get("action.escu.analytic_story", "[]")))
+    ]
+    app_rules = [
+        name
+        for name in read_conf(APP / "default" / "savedsearches.conf")
+        if name.startswith("Malicious Image - ") and name not in SITE_DISABLED_APP_RULES
+    ]
+    escu_local = _enabling_local_conf(workdir / ESCU_APP / "local" / "savedsearches.conf", enabled)
+    app_local = _enabling_local_conf(workdir / "malicious_image" / "local" / "savedsearches.conf", app_rules)
+    return [
+        f"{ESCU_APP}={escu_default}",
+        f"{ESCU_APP}={escu_local}",
+        f"malicious_image={APP / 'default' / 'savedsearches.conf'}",
+        f"malicious_image={app_local}",
+    ]
+
+
+def rest_provider(conf_layers: Sequence[str]):
+    """``| rest`` over the layered confs, shaped like splunkd's saved/searches entries."""
+    saved = read_saved_searches(conf_layers)
+
+    def rest(endpoint: str, options: Dict[str, str]) -> List[Row]:
+        if endpoint.rstrip("/").split("/")[-2:] != ["saved", "searches"]:
+            raise ValueError(f"the emulated site serves only saved/searches, not {endpoint}")
+        field, _, wanted = options.get("search", "").partition("=")
+        rows = []
+        for (app, title), settings in saved.items():
+            row = dict(settings)
+            row.update(
+                {
+                    "title": title,
+                    "eai:acl.app": app,
+                    "eai:acl.owner": "nobody",
+                    "disabled": "1" if conf_bool(settings.get("disabled")) else "0",
+                    "is_scheduled": "1" if conf_bool(settings.get("enableSched")) else "0",
+                }
+            )
+            if not field or row.get(field) == wanted:  # splunkd's search="field=value" filter
+                rows.append(row)
+        return rows
+
+    return rest
+
+
+def _scheduler_events(conf_layers: Sequence[str], results: Dict[str, int], now: float) -> List[Row]:
+    events = []
+    for (app, title), settings in read_saved_searches(conf_layers).items():
+        if app != "malicious_image" or not title.endswith(" - Rule") or not is_enabled(settings):
+            continue
+        last = now - now % HOUR
+        for hour in range(7 * 24):
+            when = last - hour * HOUR
+            count = results.get(title, 0) if hour == 0 else 0
+            events.append(
+                {
+                    "_time": str(when + 40),
+                    "index": "_internal",
+                    "sourcetype": "scheduler",
+                    "source": "scheduler.log",
+                    "host": "sh1",
+                    "savedsearch_name": title,
+                    "app": app,
+                    "status": "success",
+                    "result_count": str(count),
+                    "run_time": "0.412",
+                    "scheduled_time": str(int(when)),
+                    "_raw": f"savedsearch_name={title}",
+                }
+            )
+    return events
+
+
+def build_site(workdir: Path) -> Site:
+    """Sync, replay and lay out the emulated site in ``workdir`` (about 10 s)."""
+    cloudtrail = replay.load_events(SAMPLE)
+    now = max(float(e["_time"]) for e in cloudtrail) + 2 * HOUR
+    sync_output = workdir / "sync"
+    status_events = [
+        status_event(_sync(sync_output, snapshots_dir() / tarball), now - days * DAY) for tarball, days in SYNC_HISTORY
+    ]
+    kvstore = workdir / "kvstore"
+    kvstore.mkdir(exist_ok=True)
+    for table in TABLES:
+        (kvstore / f"malicious_image_{table}.csv").symlink_to((sync_output / f"{table}.csv").resolve())
+
+    conf_layers = site_conf_layers(workdir)
+    running = {title for (app, title), s in read_saved_searches(conf_layers).items() if is_enabled(s)}
+    outcome = replay.replay_events(cloudtrail)
+    risk, notable, results = [], [], {}
+    for result in outcome.results:
+        if result.stanza not in running:
+            continue
+        results[result.stanza] = len(result.rows)
+        risk += replay.risk_events_as_splunk(result.risks, index="risk")
+        notable += replay.risk_events_as_splunk(result.notables, index="notable")
+    events = cloudtrail + risk + notable + _scheduler_events(conf_layers, results, now) + status_events
+    context = SearchContext(
+        macros=macros_from_conf(read_conf(APP / "default" / "macros.conf")),
+        lookups=LookupStore(
+            definitions=read_conf(APP / "default" / "transforms.conf"),
+            lookup_dirs=[APP / "lookups"],
+            kvstore_dir=kvstore,
+        ),
+        rest=rest_provider(conf_layers),
+        now=now,
+    )
+    return Site(now, sync_output, conf_layers, events, context, status_events)

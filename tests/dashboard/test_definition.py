@@ -1,0 +1,110 @@
+"""The dashboard's definition: the shipped view matches its source, Splunk's validators accept it,
+every token has a default, and no search reads raw events without a time bound."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import xml.etree.ElementTree as ET
+
+import pytest
+from browser import HERE, npm_ready
+from conftest import ROOT
+from datasources import ATTACK_COVERAGE, TOKEN, data_source_spl, default_tokens, definition_sources
+
+from devtools import dashboards
+
+pytest_plugins = ["dashboard_fixtures"]
+
+VIEWS = ROOT / "app" / "default" / "data" / "ui" / "views"
+
+
+def test_committed_views_match_their_json_sources():
+    expected = dashboards.expected_views()
+    assert expected, "no dashboard sources found"
+    for path, text in expected.items():
+        assert path.is_file(), f"{path} missing: run python3 -m devtools.dashboards"
+        assert path.read_text(encoding="utf-8") == text, f"{path} is stale: run python3 -m devtools.dashboards"
+
+
+def test_view_is_dashboard_studio_version_2_with_the_json_definition():
+    root = ET.parse(VIEWS / "attack_coverage.xml").getroot()
+    assert root.tag == "dashboard" and root.get("version") == "2" and root.get("theme") in ("dark", "light")
+    assert json.loads(root.find("definition").text) == json.loads(ATTACK_COVERAGE.read_text(encoding="utf-8"))
+    assert root.find("label").text == "ATT&CK coverage"
+
+
+def test_wrapping_refuses_text_that_cannot_sit_in_cdata():
+    with pytest.raises(dashboards.DashboardSourceError, match="CDATA"):
+        dashboards.view_xml(json.dumps({"title": "x", "description": "a]]>b"}), source_name="x.json")
+
+
+def test_every_token_in_a_search_or_title_has_a_default(definition):
+    tokens = default_tokens(definition)
+    used = set(TOKEN.findall(json.dumps(definition["dataSources"]) + json.dumps(definition["visualizations"])))
+    assert used - set(tokens) == set(), "tokens without a default value: the panel would wait for input"
+    set_by_drilldown = {
+        t["token"]
+        for viz in definition["visualizations"].values()
+        for handler in viz.get("eventHandlers", [])
+        for t in handler["options"].get("tokens", [])
+    }
+    assert set_by_drilldown <= set(tokens)
+
+
+def _event_searches(spl: str) -> list[str]:
+    """The pieces of a search that read events: a leading search and every [search ...] subsearch."""
+    pieces = []
+    if not spl.lstrip().startswith("|"):
+        pieces.append(spl.split("\n| ", 1)[0])
+    pieces += re.findall(r"\[\s*search\s([^\n]*)", spl)
+    return pieces
+
+
+@pytest.mark.parametrize("name", sorted(json.loads(ATTACK_COVERAGE.read_text(encoding="utf-8"))["dataSources"]))
+def test_no_search_reads_events_without_a_time_bound(definition, name):
+    spl = data_source_spl(definition, name)
+    for piece in _event_searches(spl):
+        assert re.search(r"\bearliest=", piece), f"{name}: '{piece[:80]}' reads events with no earliest="
+    if name in ("ds_coverage", "ds_matrix"):
+        assert "| inputlookup malicious_image_techniques" in spl and "| rest /servicesNS/-/-/saved/searches" in spl
+
+
+def test_tactics_are_never_hard_coded(definition):
+    text = json.dumps(definition)
+    for tactic in ("Reconnaissance", "Lateral Movement", "Defense Evasion", "Exfiltration"):
+        assert tactic not in text, f"tactic {tactic!r} is written into the dashboard; read it from the lookup"
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not npm_ready(), reason="run npm ci in tests/dashboard first")
+@pytest.mark.parametrize("source", definition_sources(), ids=lambda p: p.name)
+def test_splunk_dashboard_validation_accepts_the_definition(source):
+    done = subprocess.run(
+        ["node", str(HERE / "validate.mjs"), str(source)],
+        capture_output=True,
+        text=True,
+        cwd=HERE,
+        timeout=120,
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["errors"] == [] and done.returncode == 0
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not npm_ready(), reason="run npm ci in tests/dashboard first")
+def test_splunk_dashboard_validation_rejects_a_broken_definition(tmp_path, definition):
+    broken = json.loads(json.dumps(definition))
+    broken["layout"]["structure"].append(
+        {"item": "viz_missing", "type": "block", "position": {"x": 0, "y": 0, "w": 10, "h": 10}}
+    )
+    broken["visualizations"]["viz_orphan"] = {"type": "splunk.table", "bogus": 1}
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    done = subprocess.run(
+        ["node", str(HERE / "validate.mjs"), str(path)], capture_output=True, text=True, cwd=HERE, timeout=120
+    )
+    messages = " ".join(e["message"] for e in json.loads(done.stdout.strip().splitlines()[-1])["errors"])
+    assert done.returncode == 1
+    assert "viz_missing" in messages and "additional properties" in messages
