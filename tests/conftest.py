@@ -1,4 +1,10 @@
-"""Shared pytest set-up: make the app package and the vendored libraries importable."""
+"""Shared pytest set-up: make the app package and the vendored libraries importable.
+
+app/lib (the vendored libraries) goes at the END of sys.path: under Splunk's Pythons the test
+environments (.venv-py39, .venv-py313) hold pytest only, so every runtime library comes from
+app/lib exactly as inside Splunk; under the dev environment, the same pinned versions come from
+.venv, whose PyYAML has libyaml, so the reader's libyaml path is tested there too.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,9 @@ APP = ROOT / "app"
 SHARED = ROOT.parent / "shared"
 SNAPSHOTS = SHARED / "security_content"
 
-for path in (ROOT / "app" / "lib", ROOT / "app" / "bin", ROOT):
+sys.dont_write_bytecode = True
+for path in (ROOT / "app" / "bin", ROOT):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
+if str(APP / "lib") not in sys.path:
+    sys.path.append(str(APP / "lib"))
