@@ -38,7 +38,7 @@ Faults (``fault(kind, endpoint=..., times=None, **params)``; ``times=None`` mean
 
 - ``drop``: send the headers with the full ``Content-Length`` and ``after_bytes`` bytes of the body
   (default: half), then close the connection.
-- ``corrupt_gzip``: garble ``length`` bytes in the middle of the gzip stream.
+- ``corrupt_gzip``: garble ``length`` bytes (default 4096) at offset ``at`` (default: the middle).
 - ``truncate``: serve only the first ``after_bytes`` bytes, with a matching ``Content-Length``.
 - ``not_gzip``: serve an HTML page with status 200.
 - ``status``: answer with ``code`` (default 500) and a GitHub-style JSON error.
@@ -295,7 +295,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Disposition", f"attachment; filename={name}")
         self.send_header("Content-Length", str(length))
         self.end_headers()
-        garble_at, garble_len = size // 2, int(params.get("length", 4096))
+        garble_at, garble_len = int(params.get("at", size // 2)), int(params.get("length", 4096))
         sent = 0
         with path.open("rb") as body:
             while sent < length:

@@ -1,0 +1,401 @@
+"""One sync run: source -> members -> records -> tables -> writer, with one status report.
+
+:func:`run_sync` is the whole core; the modular input (KV store writer and state store) and
+``build.py sync`` (CSV writer, JSON state file) only choose the source, the writer and the state
+store. The run:
+
+1. loads the last :class:`~malicious_image.sync.state.SyncState`; it counts only when it was
+   written by the same reader and table code (``fingerprint``) and has a table generation;
+2. resolves the source (for GitHub: one conditional request). Unchanged -> outcome
+   ``unchanged``: nothing else is read and nothing is written (the state is saved only when its
+   ETag changed or the last run failed);
+3. reads the members the reader needs (``member_kind``), parsing only those whose
+   (blob SHA-1, path) is not in the parse cache; a download that breaks off is retried whole
+   under the source's retry policy (members already parsed in the failed attempt are kept);
+4. builds the tables, refuses to replace them with a sync that found no detection at all,
+   writes them as one new generation (``TableWriter.replace_tables``), then saves the state and
+   the cache. A failure at any step leaves the previous tables in place: the report says why and
+   the saved state keeps the commit, ETag and blobs of the tables that are still there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Protocol, Sequence, Tuple
+
+from malicious_image.content.archive import ArchiveError
+from malicious_image.content.sources import Resolution, SourceError, call_with_retries
+from malicious_image.sync.state import ParseCache, StateError, SyncState, code_fingerprint
+
+LOG = logging.getLogger("malicious_image.sync")
+
+Progress = Callable[[str, int, int], None]
+MAX_REJECTED_IN_EVENT = 100
+_PROGRESS_EVERY = 100
+
+
+class SyncError(Exception):
+    """The sync found something that makes its result unfit to replace the tables."""
+
+
+class TableWriter(Protocol):
+    """Writes all tables as one generation: a reader sees all-old or all-new."""
+
+    def replace_tables(self, tables: Mapping[str, Sequence[Mapping[str, object]]], generation: str) -> None:
+        """Replace every table with ``tables`` (table name -> rows), labelled ``generation``."""
+
+
+class StateStore(Protocol):
+    """Keeps the :class:`SyncState` between runs."""
+
+    def load(self) -> SyncState | None:
+        """Return the last saved state, or None before the first run."""
+
+    def save(self, state: SyncState) -> None:
+        """Save ``state``, replacing the previous one."""
+
+
+@dataclass(frozen=True)
+class ContentReader:
+    """The content-core functions the engine calls (the real ones by default; tests may fake them)."""
+
+    member_kind: Callable[[str], str | None]
+    read_member: Callable[..., Any]
+    read_catalogue: Callable[[bytes, Sequence[str]], List[Any]]
+    build_tables: Callable[..., Dict[str, List[Dict[str, Any]]]]
+    load_tactic_order: Callable[[], Sequence[str]]
+    duplicate_ids: Callable[[Iterable[Any]], Dict[str, List[str]]] = lambda records: {}
+
+    @classmethod
+    def default(cls) -> ContentReader:
+        """The reader of :mod:`malicious_image.content` and the tables of :mod:`.tables`."""
+        from malicious_image.content import catalogue, reader
+        from malicious_image.sync import tables
+
+        return cls(
+            reader.member_kind, reader.read_member, reader.read_catalogue, tables.build_tables,
+            catalogue.load_tactic_order, tables.duplicate_detection_ids,
+        )  # fmt: skip
+
+
+@dataclass
+class SyncReport:
+    """The result of one run; :meth:`to_event` is the status event (docs/ARCHITECTURE.md)."""
+
+    repository: str
+    ref: str
+    outcome: str = "failed"
+    commit: str = ""
+    generation: str = ""
+    counts: Dict[str, int] = field(default_factory=dict)
+    rejected: List[Dict[str, str]] = field(default_factory=list)
+    duplicate_ids: Dict[str, List[str]] = field(default_factory=dict)
+    bytes_downloaded: int = 0
+    bytes_unpacked: int = 0
+    requests: int = 0
+    files_read: int = 0
+    files_parsed: int = 0
+    cache_hits: int = 0
+    durations: Dict[str, float] = field(default_factory=dict)
+    message: str = ""
+
+    def to_event(self, max_rejected: int = MAX_REJECTED_IN_EVENT) -> Dict[str, Any]:
+        """Return the status event as a JSON-ready dict.
+
+        Arguments:
+            max_rejected: at most this many rejected files are listed (``rejected_total`` has the
+                full count), which keeps the event under Splunk's default line length.
+        """
+        return {
+            "outcome": self.outcome,
+            "repository": self.repository,
+            "ref": self.ref,
+            "commit": self.commit,
+            "generation": self.generation,
+            "counts": dict(self.counts),
+            "rejected": self.rejected[:max_rejected],
+            "rejected_total": len(self.rejected),
+            "duplicate_detection_ids": dict(self.duplicate_ids),
+            "bytes_downloaded": self.bytes_downloaded,
+            "bytes_unpacked": self.bytes_unpacked,
+            "requests": self.requests,
+            "files_read": self.files_read,
+            "files_parsed": self.files_parsed,
+            "cache_hits": self.cache_hits,
+            "durations": {k: round(v, 3) for k, v in self.durations.items()},
+            "message": self.message,
+        }
+
+
+@dataclass
+class _Collected:
+    """What one pass over the source produced (kept across retries of the download)."""
+
+    results: Dict[Tuple[str, str], Any] = field(default_factory=dict)  # (blob, path) -> ReadResult
+    blobs: Dict[str, str] = field(default_factory=dict)
+    catalogues: List[Tuple[str, bytes]] = field(default_factory=list)
+    skipped: List[Any] = field(default_factory=list)
+    commit: str = ""
+    parse_seconds: float = 0.0
+    bytes_unpacked: int = 0
+    parsed: int = 0
+
+
+class _Timer:
+    def __init__(self, durations: Dict[str, float]):
+        self.durations = durations
+
+    def __call__(self, phase: str, action: Callable[[], Any]) -> Any:
+        start = time.perf_counter()
+        try:
+            return action()
+        finally:
+            self.durations[phase] = self.durations.get(phase, 0.0) + time.perf_counter() - start
+
+
+def run_sync(
+    source: Any,
+    writer: TableWriter,
+    state_store: StateStore,
+    *,
+    cache: ParseCache | None = None,
+    progress: Progress | None = None,
+    tactic_order: Sequence[str] | None = None,
+    reader: ContentReader | None = None,
+) -> SyncReport:
+    """Run one sync and return its report; never raises for a failed sync (see ``outcome``).
+
+    Arguments:
+        source: a content source (``malicious_image.content.sources``).
+        writer: where the tables go (KV store or CSV files).
+        state_store: where the :class:`SyncState` is kept.
+        cache: the parse cache; None parses every member.
+        progress: called as ``progress(phase, done, total)`` (total 0 when unknown).
+        tactic_order: ATT&CK tactic order; default ``catalogue.load_tactic_order()``.
+        reader: the content-core functions (default: the real reader and tables).
+    """
+    started = time.perf_counter()
+    report = SyncReport(repository=source.repository, ref=source.ref)
+    timer = _Timer(report.durations)
+    notify = progress or (lambda phase, done, total: None)
+    previous: SyncState | None = None
+    try:
+        reader = reader or ContentReader.default()
+        previous = _load_state(state_store, report)
+        fingerprint = code_fingerprint()
+        comparable = (
+            previous if previous and previous.fingerprint == fingerprint and previous.generation else None
+        )
+        notify("resolve", 0, 1)
+        resolution = timer("resolve", lambda: source.resolve(comparable))
+        if resolution.unchanged and comparable is not None:
+            _finish_unchanged(report, comparable, resolution, state_store)
+            return report
+        collected = _Collected()
+        download = lambda: _collect(source, resolution, reader, cache, collected, notify)  # noqa: E731
+        policy = getattr(source, "retry_policy", None)
+        timer(
+            "download", (lambda: call_with_retries(download, policy, what="download")) if policy else download
+        )
+        report.durations["download"] -= collected.parse_seconds
+        report.durations["parse"] = collected.parse_seconds
+        commit = collected.commit or resolution.commit
+        report.commit = commit
+        _fill_counts_from_read(report, collected, cache)
+        if comparable is not None and commit == comparable.commit and collected.blobs == comparable.blobs:
+            _finish_unchanged(report, comparable, resolution, state_store)
+            return report
+        order = tactic_order if tactic_order is not None else reader.load_tactic_order()
+        notify("tables", 0, 1)
+        tables = timer("tables", lambda: _build_tables(reader, collected, order, commit, report))
+        generation = _next_generation(previous)
+        notify("write", 0, 1)
+        timer("write", lambda: writer.replace_tables(tables, generation))
+        report.generation = generation
+        report.counts = {name: len(rows) for name, rows in tables.items()}
+        report.outcome = "updated"
+        new_state = SyncState(
+            repository=source.repository, ref=source.ref, commit=commit, etag=resolution.etag,
+            blobs=collected.blobs, generation=generation, outcome="updated", finished_at=_now(),
+            counts=report.counts, fingerprint=fingerprint,
+        )  # fmt: skip
+        timer("write", lambda: state_store.save(new_state))
+        _save_cache(cache)
+        report.message = f"tables replaced with {commit[:12] or 'the content'} (generation {generation})"
+        notify("write", 1, 1)
+    except (SourceError, ArchiveError, SyncError, StateError) as exc:
+        _fail(report, str(exc), previous, state_store)
+    except Exception as exc:  # a writer or reader failure this module does not know by type
+        LOG.exception("action=sync_failed reason=unexpected")
+        _fail(report, f"{type(exc).__name__}: {exc}", previous, state_store)
+    finally:
+        report.bytes_downloaded = int(getattr(source, "bytes_downloaded", 0))
+        report.requests = int(getattr(source, "requests_made", 0))
+        report.durations["total"] = time.perf_counter() - started
+        LOG.info(
+            "action=sync outcome=%s commit=%s files_read=%d parsed=%d rejected=%d seconds=%.2f",
+            report.outcome, report.commit[:12], report.files_read, report.files_parsed,
+            len(report.rejected), report.durations["total"],
+        )  # fmt: skip
+    return report
+
+
+def _load_state(state_store: StateStore, report: SyncReport) -> SyncState | None:
+    try:
+        return state_store.load()
+    except StateError as exc:
+        LOG.warning("action=state_ignored reason=%r", str(exc))
+        report.rejected.append({"path": "(sync state)", "reason": f"{exc}; running a full sync"})
+        return None
+
+
+def _collect(
+    source: Any,
+    resolution: Resolution,
+    reader: ContentReader,
+    cache: ParseCache | None,
+    collected: _Collected,
+    notify: Progress,
+) -> None:
+    """Read every wanted member once; parse those not cached. Re-run whole on a retry."""
+    wanted = lambda path: reader.member_kind(path) is not None  # noqa: E731
+    collected.blobs.clear()
+    collected.catalogues.clear()
+    collected.bytes_unpacked = 0
+    seen = 0
+    with source.open(resolution, wanted) as stream:
+        for member in stream:
+            seen += 1
+            if seen % _PROGRESS_EVERY == 0:
+                notify("read", seen, 0)
+            commit = stream.commit or resolution.commit
+            blob = member.blob_sha
+            collected.blobs[member.path] = blob
+            collected.bytes_unpacked += len(member.data)
+            if reader.member_kind(member.path) == "catalogue":
+                collected.catalogues.append((member.path, member.data))
+                continue
+            key = (blob, member.path)
+            if key in collected.results:
+                continue
+            result = cache.get(blob, member.path) if cache is not None else None
+            if result is None:
+                start = time.perf_counter()
+                result = reader.read_member(member.path, member.data, commit=commit)
+                collected.parse_seconds += time.perf_counter() - start
+                collected.parsed += 1
+                if cache is not None:
+                    cache.put(blob, member.path, result)
+            collected.results[key] = result
+        collected.commit = stream.commit or resolution.commit
+        collected.skipped = list(stream.skipped)
+    notify("read", seen, seen)
+    current = set(collected.blobs.items())
+    for key in [k for k in collected.results if (k[1], k[0]) not in current]:
+        del collected.results[key]  # from an attempt that broke off, superseded
+
+
+def _fill_counts_from_read(report: SyncReport, collected: _Collected, cache: ParseCache | None) -> None:
+    report.files_read = len(collected.blobs)
+    report.files_parsed = collected.parsed
+    report.cache_hits = cache.hits if cache is not None else 0
+    report.bytes_unpacked = collected.bytes_unpacked
+    rejected = [{"path": s.path, "reason": s.reason} for s in collected.skipped]
+    for result in collected.results.values():
+        rejection = getattr(result, "rejection", None)
+        if rejection is not None:
+            rejected.append({"path": rejection.path, "reason": rejection.reason})
+    report.rejected.extend(sorted(rejected, key=lambda r: r["path"]))
+
+
+def _with_commit(record: Any, commit: str) -> Any:
+    """A cached record carries the commit it was parsed at; give it this run's commit."""
+    if dataclasses.is_dataclass(record) and getattr(record, "source_commit", commit) != commit:
+        return dataclasses.replace(record, source_commit=commit)
+    return record
+
+
+def _pick_catalogue(catalogues: Iterable[Tuple[str, bytes]]) -> Tuple[str, bytes] | None:
+    """The shallowest ``mitre_enrichment.csv`` (older snapshots also carry copies in dist/, bin/)."""
+    ordered = sorted(catalogues, key=lambda item: (item[0].count("/"), item[0]))
+    return ordered[0] if ordered else None
+
+
+def _build_tables(
+    reader: ContentReader, collected: _Collected, order: Sequence[str], commit: str, report: SyncReport
+) -> Dict[str, List[Dict[str, Any]]]:
+    records = [
+        _with_commit(result.record, commit)
+        for result in collected.results.values()
+        if getattr(result, "record", None) is not None
+    ]
+    techniques: List[Any] = []
+    catalogue = _pick_catalogue(collected.catalogues)
+    if catalogue is None:
+        report.rejected.append(
+            {"path": "mitre_enrichment.csv", "reason": "no ATT&CK catalogue in the content"}
+        )
+    else:
+        try:
+            techniques = list(reader.read_catalogue(catalogue[1], order))
+        except ValueError as exc:
+            report.rejected.append({"path": catalogue[0], "reason": str(exc)})
+    tables = reader.build_tables(records, techniques, order, commit)
+    report.duplicate_ids = dict(reader.duplicate_ids(records))
+    if not tables.get("detections"):
+        raise SyncError(
+            f"no detection was read from {report.repository} at {commit[:12] or 'this source'} "
+            f"({len(report.rejected)} files rejected); the tables were left unchanged. "
+            "Check that the source is a security_content repository or snapshot"
+        )
+    return tables
+
+
+def _finish_unchanged(
+    report: SyncReport, previous: SyncState, resolution: Resolution, state_store: StateStore
+) -> None:
+    report.outcome = "unchanged"
+    report.commit = previous.commit
+    report.generation = previous.generation
+    report.counts = dict(previous.counts)
+    report.message = f"upstream unchanged at {previous.commit[:12] or 'the same content'}; nothing written"
+    etag = resolution.etag or previous.etag
+    if etag != previous.etag or previous.outcome == "failed":
+        state_store.save(dataclasses.replace(previous, etag=etag, outcome="unchanged", finished_at=_now()))
+
+
+def _fail(report: SyncReport, message: str, previous: SyncState | None, state_store: StateStore) -> None:
+    report.outcome = "failed"
+    report.message = f"{message}; the previous tables were left in place"
+    LOG.error("action=sync_failed reason=%r", message)
+    failed = (
+        dataclasses.replace(previous) if previous else SyncState(repository=report.repository, ref=report.ref)
+    )
+    failed.outcome, failed.finished_at, failed.message = "failed", _now(), message[:500]
+    try:
+        state_store.save(failed)
+    except Exception as exc:  # the run already failed; keep the first reason
+        LOG.warning("action=state_not_saved reason=%r", str(exc))
+
+
+def _save_cache(cache: ParseCache | None) -> None:
+    if cache is None:
+        return
+    try:
+        cache.save()
+    except StateError as exc:  # the tables are written; a missing cache only costs time next run
+        LOG.warning("action=parse_cache_not_saved reason=%r", str(exc))
+
+
+def _next_generation(previous: SyncState | None) -> str:
+    """``<n>-<UTC time>``: increasing, and unique even if the state was lost."""
+    last = previous.generation.split("-", 1)[0] if previous and previous.generation else ""
+    number = int(last) + 1 if last.isdigit() else 1
+    return f"{number}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

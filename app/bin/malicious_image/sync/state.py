@@ -1,0 +1,255 @@
+"""What the sync remembers between runs: :class:`SyncState` and the parse cache.
+
+- :class:`SyncState` is the state of the last run (repository, ref, commit, ETag, the git blob
+  SHA-1 of every member read, the table generation, outcome, time, row counts, and the code
+  fingerprint). The engine keeps commit/ETag/blobs/generation of the last run that wrote tables,
+  so a failed run never makes the next one believe the tables are current.
+- :class:`ParseCache` keeps the parsed result of every member by (blob SHA-1, path), in one JSON
+  file in a folder, written atomically (temporary file, fsync, rename). A re-sync where a few
+  files changed parses only those. The file carries :data:`CACHE_FORMAT` and the
+  :func:`code_fingerprint` of the reader and table code: any change to either empties the cache.
+  Records are frozen dataclasses (``malicious_image.content.model``); they are written as JSON
+  with their class name and read back only into classes of that module (no pickle).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Mapping
+
+LOG = logging.getLogger("malicious_image.sync")
+
+CACHE_FORMAT = 1
+STATE_FORMAT = 1
+CACHE_FILE = "parse-cache.json"
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+class StateError(Exception):
+    """The sync state cannot be read or written; the message names the file or collection."""
+
+
+def code_fingerprint() -> str:
+    """A digest of the code that turns files into rows (``content/*.py`` and ``sync/tables.py``).
+
+    A new app version that changes the reader or the tables changes it, which empties the parse
+    cache and makes the next run rebuild the tables even when upstream did not change.
+    """
+    digest = hashlib.sha256(b"format %d" % CACHE_FORMAT)
+    files = [*sorted((_PACKAGE / "content").glob("*.py")), _PACKAGE / "sync" / "tables.py"]
+    for path in files:
+        try:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        except OSError:
+            digest.update(path.name.encode() + b"\0missing")
+    return digest.hexdigest()[:16]
+
+
+@dataclass
+class SyncState:
+    """The state of the last sync run (stored in the KV store, or a JSON file offline).
+
+    ``blobs`` maps each repository-relative path read to its git blob SHA-1; ``generation`` is
+    the table generation written last ("" before the first successful run); ``outcome`` is
+    ``updated``, ``unchanged`` or ``failed``; ``finished_at`` is ISO 8601 UTC.
+    """
+
+    repository: str = ""
+    ref: str = ""
+    commit: str = ""
+    etag: str = ""
+    blobs: Dict[str, str] = field(default_factory=dict)
+    generation: str = ""
+    outcome: str = ""
+    finished_at: str = ""
+    counts: Dict[str, int] = field(default_factory=dict)
+    fingerprint: str = ""
+    message: str = ""
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Return a JSON-ready dict (with ``format``)."""
+        out = dataclasses.asdict(self)
+        out["format"] = STATE_FORMAT
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SyncState:
+        """Build a state from :meth:`to_dict` output; unknown keys are ignored.
+
+        Raises:
+            StateError: when ``data`` is not a mapping of the expected types.
+        """
+        if not isinstance(data, Mapping):
+            raise StateError("the stored sync state is not a JSON object")
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        state = cls(**values)
+        if not isinstance(state.blobs, dict) or not isinstance(state.counts, dict):
+            raise StateError("the stored sync state has malformed blobs or counts")
+        return state
+
+
+# -- parse cache --------------------------------------------------------------------------------
+def _model_classes() -> Dict[str, type]:
+    from malicious_image.content import model
+
+    return {
+        name: obj
+        for name, obj in vars(model).items()
+        if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == model.__name__
+    }
+
+
+def _encode(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        out["__record__"] = type(value).__name__
+        return out
+    if isinstance(value, tuple):
+        return [_encode(v) for v in value]
+    if isinstance(value, list):
+        return {"__list__": [_encode(v) for v in value]}
+    if isinstance(value, dict):
+        return {"__map__": [[k, _encode(v)] for k, v in value.items()]}
+    return value
+
+
+def _decode(value: Any, classes: Mapping[str, type]) -> Any:
+    if isinstance(value, list):
+        return tuple(_decode(v, classes) for v in value)
+    if isinstance(value, dict):
+        if "__list__" in value:
+            return [_decode(v, classes) for v in value["__list__"]]
+        if "__map__" in value:
+            return {k: _decode(v, classes) for k, v in value["__map__"]}
+        cls = classes.get(value.get("__record__", ""))
+        if cls is None:
+            raise ValueError(f"unknown record type {value.get('__record__')!r}")
+        return cls(**{k: _decode(v, classes) for k, v in value.items() if k != "__record__"})
+    return value
+
+
+def cache_key(blob_sha: str, path: str) -> str:
+    """The cache key of a member: its blob SHA-1 and path (a moved file is parsed again, since
+    the path is part of the record)."""
+    return f"{blob_sha}:{path}"
+
+
+class ParseCache:
+    """Parsed results (``ReadResult``) by blob SHA-1 and path, persisted in ``folder``.
+
+    Use :meth:`get` / :meth:`put` during a run and :meth:`save` after a successful one: only the
+    entries used by that run are written, so the file never grows beyond one snapshot.
+
+    Arguments:
+        folder: where ``parse-cache.json`` lives (created on save).
+        classes: record classes that may be read back, by name (default: the dataclasses of
+            ``malicious_image.content.model``).
+    """
+
+    def __init__(self, folder: str | os.PathLike, classes: Mapping[str, type] | None = None):
+        self.folder = Path(folder)
+        self.fingerprint = code_fingerprint()
+        self._classes = dict(classes) if classes is not None else None
+        self._entries: Dict[str, Any] = {}
+        self._loaded: Dict[str, Any] = {}
+        self._used: Dict[str, Any] = {}
+        self.hits = 0
+        self.misses = 0
+        self._load()
+
+    @property
+    def path(self) -> Path:
+        """The cache file."""
+        return self.folder / CACHE_FILE
+
+    def __len__(self) -> int:
+        return len(self._loaded)
+
+    def _load(self) -> None:
+        try:
+            with self.path.open("rb") as handle:
+                data = json.load(handle)
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            LOG.warning("action=parse_cache_ignored path=%s reason=%r", self.path, str(exc))
+            return
+        if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
+            return
+        if data.get("fingerprint") != self.fingerprint:
+            LOG.info("action=parse_cache_invalidated reason=code_changed")
+            return
+        entries = data.get("entries")
+        self._loaded = entries if isinstance(entries, dict) else {}
+
+    def get(self, blob_sha: str, path: str) -> Any | None:
+        """Return the cached ``ReadResult`` of this member, or None."""
+        key = cache_key(blob_sha, path)
+        if key in self._used:
+            self.hits += 1
+            return self._used[key][1]
+        raw = self._loaded.get(key)
+        if raw is None:
+            self.misses += 1
+            return None
+        try:
+            if self._classes is None:
+                self._classes = _model_classes()
+            result = _decode(raw, self._classes)
+        except (TypeError, ValueError) as exc:
+            LOG.warning("action=parse_cache_entry_ignored path=%s reason=%r", path, str(exc))
+            self.misses += 1
+            return None
+        self._used[key] = (raw, result)
+        self.hits += 1
+        return result
+
+    def put(self, blob_sha: str, path: str, result: Any) -> None:
+        """Remember the ``ReadResult`` of a member parsed in this run."""
+        self._used[cache_key(blob_sha, path)] = (None, result)
+
+    def save(self) -> None:
+        """Write the entries used in this run, atomically.
+
+        Raises:
+            StateError: when the folder cannot be written.
+        """
+        entries = {
+            key: raw if raw is not None else _encode(result) for key, (raw, result) in self._used.items()
+        }
+        payload = {"format": CACHE_FORMAT, "fingerprint": self.fingerprint, "entries": entries}
+        write_atomic(self.path, json.dumps(payload, separators=(",", ":")).encode("utf-8"))
+        self._loaded = entries
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so a reader sees the old file or the new one, never a part.
+
+    Raises:
+        StateError: when the folder cannot be created or written.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o644 & ~umask)  # as an ordinary new file, not mkstemp's 0600
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise StateError(f"cannot write {path} ({exc.strerror or exc})") from None

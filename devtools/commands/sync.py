@@ -1,0 +1,180 @@
+"""``python3 build.py sync``: sync security_content into CSV lookup files, offline or from GitHub.
+
+Runs the same core as the modular input (:func:`malicious_image.sync.engine.run_sync`) with the
+CSV writer: ``<table>.csv`` files in ``--out``, switched generation by generation, plus
+``summary.json`` (the status event), ``sync_state.json`` (so that a second run against an
+unchanged upstream costs one request) and ``.cache/`` (parsed files by blob hash).
+
+Exit status: 0 updated or unchanged, 1 the sync failed (the previous tables are untouched),
+2 bad arguments, 3 another sync holds the output folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, TextIO
+
+ROOT = Path(__file__).resolve().parents[2]
+for _path in (ROOT / "app" / "bin", ROOT / "app" / "lib"):  # the app package, then vendored libraries
+    if _path.is_dir() and str(_path) not in sys.path:
+        sys.path.append(str(_path))
+
+from malicious_image.content.sources import RetryPolicy, SourceError, source_from_spec  # noqa: E402
+from malicious_image.sync.csv_writer import CsvTableWriter, CsvWriterError, JsonStateStore, SyncLockedError  # noqa: E402
+from malicious_image.sync.engine import SyncReport, run_sync  # noqa: E402
+from malicious_image.sync.state import ParseCache, write_atomic  # noqa: E402
+
+SUMMARY_FILE = "summary.json"
+CACHE_FOLDER = ".cache"
+SHOWN_REJECTIONS = 10
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``build.py sync``."""
+    parser = argparse.ArgumentParser(
+        prog="build.py sync",
+        description="Sync security_content (GitHub repository, local .tar.gz or folder) into CSV lookups.",
+    )
+    parser.add_argument(
+        "--source", required=True, help="https://github.com/OWNER/REPO, a .tar.gz, or a folder"
+    )
+    parser.add_argument("--ref", help="GitHub branch, tag or SHA (default: develop)")
+    parser.add_argument(
+        "--out", required=True, type=Path, help="output folder for <table>.csv and summary.json"
+    )
+    parser.add_argument(
+        "--token-env", metavar="VAR", help="name of the environment variable holding a GitHub token"
+    )
+    parser.add_argument(
+        "--proxy", metavar="URL", help="HTTP(S) proxy for GitHub, http://[user:pass@]host:port"
+    )
+    parser.add_argument(
+        "--ca-bundle", metavar="FILE", help="PEM file of CAs to trust (TLS is always verified)"
+    )
+    parser.add_argument(
+        "--api-url", default=None, help="GitHub API base URL (GitHub Enterprise: https://HOST/api/v3)"
+    )
+    parser.add_argument("--timeout", type=float, default=60.0, help="read timeout in seconds (default 60)")
+    parser.add_argument(
+        "--retries", type=int, default=4, help="attempts for network errors and 5xx (default 4)"
+    )
+    parser.add_argument(
+        "--backoff", type=float, default=2.0, help="first wait in seconds between attempts, then doubled"
+    )
+    parser.add_argument(
+        "--no-cache", action="store_true", help="parse every file (ignore and do not write .cache/)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    return parser
+
+
+def _source(args: argparse.Namespace) -> Any:
+    github: Dict[str, Any] = {
+        "proxy": args.proxy,
+        "ca_bundle": args.ca_bundle,
+        "timeout": (10.0, args.timeout),
+        "retry_policy": RetryPolicy(attempts=max(1, args.retries), backoff=max(0.0, args.backoff)),
+    }
+    if args.api_url:
+        github["api_url"] = args.api_url
+    if args.token_env:
+        token = os.environ.get(args.token_env, "")
+        if not token:
+            raise ValueError(f"the environment variable {args.token_env} is empty or not set")
+        github["token"] = token
+    return source_from_spec(args.source, ref=args.ref, **github)
+
+
+class _Progress:
+    """One self-overwriting status line on a terminal (stderr); silent when not a tty."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.started = time.perf_counter()
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        label = {"resolve": "resolving ref", "read": "reading files", "tables": "building tables",
+                 "write": "writing tables"}.get(phase, phase)  # fmt: skip
+        count = f" {done}" + (f"/{total}" if total and phase != "read" else "") if phase == "read" else ""
+        elapsed = time.perf_counter() - self.started
+        self.stream.write(f"\r\x1b[K{label}{count}  ({elapsed:.1f} s)")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def format_summary(report: SyncReport) -> List[str]:
+    """The short human summary printed after a run."""
+    event = report.to_event()
+    where = report.repository + (f" {report.ref}" if report.ref else "")
+    lines = [f"sync {report.outcome}: {where} @ {report.commit[:12] or '-'}"]
+    if report.counts:
+        lines.append("  " + ", ".join(f"{name} {count}" for name, count in report.counts.items()))
+    if report.outcome != "unchanged" or report.files_read:
+        lines.append(
+            f"  read {report.files_read} files, parsed {report.files_parsed} "
+            f"(cache hits {report.cache_hits}), "
+            f"{report.bytes_downloaded / 1e6:.1f} MB read from the source, {report.requests} HTTP requests"
+        )
+    if report.rejected:
+        lines.append(f"  rejected {len(report.rejected)} files:")
+        lines += [f"    {r['path']}: {r['reason']}" for r in report.rejected[:SHOWN_REJECTIONS]]
+        if len(report.rejected) > SHOWN_REJECTIONS:
+            lines.append(f"    ... all {len(report.rejected)} in {SUMMARY_FILE}")
+    phases = ", ".join(f"{k} {v:.2f}" for k, v in event["durations"].items() if k != "total")
+    lines.append(f"  took {event['durations'].get('total', 0):.2f} s ({phases})")
+    if report.message:
+        lines.append(f"  {report.message}")
+    return lines
+
+
+def main(argv: List[str] | None = None) -> int:
+    """Run ``build.py sync``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    try:
+        source = _source(args)
+    except (ValueError, SourceError) as exc:
+        print(f"build.py sync: {exc}", file=sys.stderr)
+        return 2
+    out: Path = args.out
+    writer = CsvTableWriter(out)
+    progress = _Progress(sys.stderr) if not args.quiet else None
+    try:
+        with writer.lock():
+            cache = None if args.no_cache else ParseCache(out / CACHE_FOLDER)
+            report = run_sync(
+                source, writer, JsonStateStore(out / "sync_state.json"), cache=cache, progress=progress
+            )
+            event = report.to_event(max_rejected=len(report.rejected))
+            write_atomic(out / SUMMARY_FILE, (_json(event) + "\n").encode("utf-8"))
+    except SyncLockedError as exc:
+        print(f"build.py sync: {exc}", file=sys.stderr)
+        return 3
+    except CsvWriterError as exc:
+        print(f"build.py sync: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if progress is not None:
+            progress.close()
+    if not args.quiet or report.outcome == "failed":
+        stream = sys.stdout if report.outcome != "failed" else sys.stderr
+        print("\n".join(format_summary(report)), file=stream)
+    return 1 if report.outcome == "failed" else 0
+
+
+def _json(event: Dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(event, indent=2, sort_keys=False)
