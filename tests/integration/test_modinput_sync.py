@@ -17,7 +17,7 @@ from tests.emulators.github_server import GitHubEmulator
 from tests.emulators.splunkd_server import SplunkdEmulator
 from tests.integration.modinput_harness import fixture, log_text, run_modinput
 
-pytestmark = [pytest.mark.runtime, pytest.mark.slow]
+pytestmark = pytest.mark.runtime
 
 pytest.importorskip("malicious_image.sync.engine", reason="the sync engine (branch sync) has not landed")
 
@@ -130,9 +130,10 @@ def test_an_unchanged_upstream_costs_one_request_and_no_kv_write(world):
 @pytest.mark.parametrize(
     ("kind", "params", "reason"),
     [
-        ("drop", {"endpoint": "tarball"}, ""),
+        # a persistent drop or 500 is retried 4 times with backoff (2+4+8 s) before the run fails
+        pytest.param("drop", {"endpoint": "tarball"}, "", marks=pytest.mark.slow),
         ("corrupt_gzip", {"endpoint": "tarball"}, ""),
-        ("status", {"endpoint": "commits", "code": 500}, "500"),
+        pytest.param("status", {"endpoint": "commits", "code": 500}, "500", marks=pytest.mark.slow),
         ("rate_limit", {"endpoint": "commits", "code": 403, "reset_in": 3600}, "rate limit"),
     ],
 )
