@@ -2,3 +2,7 @@
 
 Nothing under devtools/ is shipped inside the app package.
 """
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
