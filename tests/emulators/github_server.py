@@ -267,9 +267,7 @@ class _Handler(BaseHTTPRequestHandler):
         if _etag_matches(self.headers.get("If-None-Match", ""), etag):
             return self._send(304, b"", headers)
         if SHA_MEDIA_TYPE in accept:
-            return self._send(
-                200, sha.encode(), {**headers, "Content-Type": f"{SHA_MEDIA_TYPE}; charset=utf-8"}
-            )
+            return self._send(200, sha.encode(), {**headers, "Content-Type": f"{SHA_MEDIA_TYPE}; charset=utf-8"})
         return self._json(200, {"sha": sha, "commit": {"message": "emulated"}}, headers)
 
     def _tarball_redirect(self, ref: str, fault: Fault | None) -> int:
@@ -304,14 +302,9 @@ class _Handler(BaseHTTPRequestHandler):
                     break
                 if kind == "slow":
                     time.sleep(float(params.get("delay", 0.05)))
-                if (
-                    kind == "corrupt_gzip"
-                    and sent <= garble_at + garble_len
-                    and sent + len(chunk) > garble_at
-                ):
+                if kind == "corrupt_gzip" and sent <= garble_at + garble_len and sent + len(chunk) > garble_at:
                     chunk = bytes(
-                        b ^ 0x5A if garble_at <= sent + i < garble_at + garble_len else b
-                        for i, b in enumerate(chunk)
+                        b ^ 0x5A if garble_at <= sent + i < garble_at + garble_len else b for i, b in enumerate(chunk)
                     )
                 if kind == "drop" and sent + len(chunk) >= cut:
                     self._write(chunk[: cut - sent])
@@ -392,9 +385,7 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-def make_tarball(
-    path: Path, members: dict[str, bytes], *, commit: str = "0" * 40, top: str | None = None
-) -> Path:
+def make_tarball(path: Path, members: dict[str, bytes], *, commit: str = "0" * 40, top: str | None = None) -> Path:
     """Write a small GitHub-style tarball (top folder, pax ``comment``) for unit tests.
 
     Arguments:
@@ -408,9 +399,7 @@ def make_tarball(
     top = top or f"splunk-security_content-{commit[:7]}"
     with (
         gzip.open(path, "wb") as raw,
-        tarfile.open(
-            fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT, pax_headers={"comment": commit}
-        ) as tar,
+        tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT, pax_headers={"comment": commit}) as tar,
     ):
         for name, data in members.items():
             info = tarfile.TarInfo(f"{top}/{name}")

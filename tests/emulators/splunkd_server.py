@@ -302,9 +302,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.close()
             return
         if fault is not None:
-            self._send(
-                fault.status, {"messages": [{"type": "ERROR", "text": "Internal server error (fault)"}]}
-            )
+            self._send(fault.status, {"messages": [{"type": "ERROR", "text": "Internal server error (fault)"}]})
             return
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         try:
@@ -385,9 +383,7 @@ def _feed(entries: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
 
 def _captain_info(state: SplunkdEmulator) -> tuple[int, Any]:
     if state.shc_role == "standalone":
-        raise HttpError(
-            503, "Search head clustering is not enabled on this node. REST endpoint is not available"
-        )
+        raise HttpError(503, "Search head clustering is not enabled on this node. REST endpoint is not available")
     return 200, _feed(
         [
             (

@@ -50,9 +50,7 @@ class Done:
     def status(self) -> dict[str, Any]:
         """The one status event's JSON (asserts there is exactly one)."""
         events = self.events
-        assert len(events) == 1, (
-            f"expected one status event, got {len(events)}: {self.stdout!r} {self.stderr!r}"
-        )
+        assert len(events) == 1, f"expected one status event, got {len(events)}: {self.stdout!r} {self.stderr!r}"
         assert events[0]["sourcetype"] == "malicious_image:sync"
         return events[0]["data"]
 

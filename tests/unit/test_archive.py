@@ -36,9 +36,7 @@ def _tar_gz(entries: list[tarfile.TarInfo | tuple[str, bytes]], *, commit: str =
     raw = io.BytesIO()
     with (
         gzip.GzipFile(fileobj=raw, mode="wb") as gz,
-        tarfile.open(
-            fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT, pax_headers={"comment": commit}
-        ) as tar,
+        tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT, pax_headers={"comment": commit}) as tar,
     ):
         for entry in entries:
             if isinstance(entry, tarfile.TarInfo):

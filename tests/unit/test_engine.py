@@ -75,9 +75,7 @@ class FakeContent:
                 for r in records
                 if r.kind == "detection"
             ],
-            "macros": [
-                {"name": r.name, "source_commit": r.source_commit} for r in records if r.kind == "macro"
-            ],
+            "macros": [{"name": r.name, "source_commit": r.source_commit} for r in records if r.kind == "macro"],
             "techniques": [{"technique_id": t, "source_commit": commit} for t in techniques],
         }
 

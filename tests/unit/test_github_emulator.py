@@ -57,6 +57,4 @@ def test_faults_wear_off_after_times(gh):
 def test_drop_cuts_the_body(gh):
     gh.fault("drop", after_bytes=1000)
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
-        _ = requests.get(
-            f"{gh.url}/codeload/splunk/security_content/legacy.tar.gz/{SHA_2024}", timeout=5
-        ).content
+        _ = requests.get(f"{gh.url}/codeload/splunk/security_content/legacy.tar.gz/{SHA_2024}", timeout=5).content

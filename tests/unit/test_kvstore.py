@@ -64,20 +64,14 @@ def test_batches_never_exceed_1000_documents_or_the_byte_cap():
 
 def test_replace_writes_the_standby_then_switches_the_lookup(splunkd):
     writer = KVStoreTableWriter(client_for(splunkd))
-    writer.replace_tables(
-        {"macros": rows(2500), "tactics": [{"tactic": "execution", "tactic_order": 1}]}, "g1"
-    )
-    assert (
-        splunkd.conf_value("transforms", "malicious_image_macros", "collection") == "malicious_image_macros_b"
-    )
+    writer.replace_tables({"macros": rows(2500), "tactics": [{"tactic": "execution", "tactic_order": 1}]}, "g1")
+    assert splunkd.conf_value("transforms", "malicious_image_macros", "collection") == "malicious_image_macros_b"
     assert len(lookup(splunkd, "macros")) == 2500
     assert {d["generation"] for d in lookup(splunkd, "macros")} == {"g1"}
     assert max(splunkd.batch_sizes) == 1000 and writer.batch_sizes == [1000, 1000, 500, 1]
 
     writer.replace_tables({"macros": rows(10, "new"), "tactics": []}, "g2")
-    assert (
-        splunkd.conf_value("transforms", "malicious_image_macros", "collection") == "malicious_image_macros_a"
-    )
+    assert splunkd.conf_value("transforms", "malicious_image_macros", "collection") == "malicious_image_macros_a"
     assert [d["definition"] for d in lookup(splunkd, "macros")] == ["search new"] * 10
     assert lookup(splunkd, "tactics") == []
     # the previous generation stays whole in the standby until the next run
@@ -114,9 +108,7 @@ def test_an_unknown_table_fails_before_any_switch(splunkd):
     writer = KVStoreTableWriter(client_for(splunkd))
     with pytest.raises(KVStoreError, match="malicious_image_nosuch"):
         writer.replace_tables({"macros": rows(3), "nosuch": rows(1)}, "g1")
-    assert (
-        splunkd.conf_value("transforms", "malicious_image_macros", "collection") == "malicious_image_macros_a"
-    )
+    assert splunkd.conf_value("transforms", "malicious_image_macros", "collection") == "malicious_image_macros_a"
 
 
 def test_a_wrong_session_key_is_a_clear_error(splunkd):
