@@ -24,7 +24,8 @@ Emulation; follows these sections of the Splunk REST API Reference Manual (Splun
 - "Configuration endpoint descriptions": ``configs/conf-{file}`` and ``configs/conf-{file}/{stanza}``
   (GET; POST ``name=`` creates a stanza, POST on a stanza updates its keys).
 
-Differences from Splunk, on purpose: plain HTTP (no TLS); entity endpoints answer JSON whatever
+Differences from Splunk, on purpose: plain HTTP unless ``tls=(cert, key)`` is given (splunkd
+always serves HTTPS; the TLS tests use it); entity endpoints answer JSON whatever
 ``output_mode`` says (clients here always ask for ``output_mode=json``); one app namespace (the
 collections and conf stanzas of ``app``, reachable under ``/servicesNS/<owner>/<app>/`` and
 ``/services/``); the query language covers equality, ``$and``/``$or``/``$nor``, ``$ne``, ``$gt``,
@@ -47,6 +48,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import ssl
 import threading
 import time
 import uuid
@@ -174,8 +176,10 @@ class SplunkdEmulator:
         max_documents_per_batch_save: int = MAX_DOCUMENTS_PER_BATCH_SAVE,
         username: str = "admin",
         password: str = "changeme",
+        tls: tuple[str, str] | None = None,
     ) -> None:
         self.app = app
+        self.tls = tls  # (certificate chain PEM, key PEM): serve HTTPS instead of HTTP
         self.session_key = session_key or secrets.token_hex(16)
         self.shc_role = shc_role  # "standalone", "member" or "captain"
         self.server_name = server_name
@@ -211,6 +215,10 @@ class SplunkdEmulator:
         handler = type("Handler", (_Handler,), {"server_state": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
+        if self.tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
@@ -224,7 +232,8 @@ class SplunkdEmulator:
     @property
     def url(self) -> str:
         assert self._httpd is not None, "start() first"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}"
 
     def __enter__(self) -> SplunkdEmulator:
         return self.start()

@@ -40,8 +40,13 @@ In a search head cluster the KV store and conf changes made over REST replicate 
 the writer runs only on the captain (see modinput).
 
 TLS: splunkd's certificate at ``server_uri`` is usually signed by Splunk's own CA, not a public
-one. :func:`splunkd_verify` verifies against ``$SPLUNK_HOME/etc/auth/cacert.pem`` when that file
-exists (else the system's CA bundle). Verification is never turned off.
+one. :func:`splunkd_verify` verifies the chain against ``$SPLUNK_HOME/etc/auth/cacert.pem`` when
+that file exists (else the system's CA bundle); verification is never turned off. splunkd hands
+modular inputs ``https://127.0.0.1:8089``, and its default certificate is issued to
+``SplunkServerDefaultCert``, not to an address, so for a loopback ``server_uri`` only (127.0.0.1,
+::1, localhost) the certificate's name is not compared with the address: the chain must still
+lead to Splunk's CA, whose key only splunkd's own user can read. Any other ``server_uri`` gets the
+full check, name included.
 
 The state of the last run is one document (``_key = "state"``) in ``malicious_image_sync_state``;
 the state itself is kept as a JSON string because its per-file hashes are keyed by paths, which
@@ -59,6 +64,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 APP = "malicious_image"
 OWNER = "nobody"
@@ -70,6 +76,7 @@ STATE_KEY = "state"
 MAX_BATCH_DOCUMENTS = 1000
 MAX_BATCH_BYTES = 8 * 1024 * 1024
 RETRY_DELAYS = (0.5, 1.0)
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 TIMEOUT = 60.0
 
 
@@ -86,6 +93,14 @@ def splunkd_verify(splunk_home: str | None = None) -> str | bool:
     home = splunk_home if splunk_home is not None else os.environ.get("SPLUNK_HOME", "")
     cacert = os.path.join(home, "etc", "auth", "cacert.pem") if home else ""
     return cacert if cacert and os.path.isfile(cacert) else True
+
+
+class _LoopbackTLSAdapter(HTTPAdapter):
+    """Verifies the certificate chain but not the name (loopback server_uri only; see module doc)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["assert_hostname"] = False
+        super().init_poolmanager(*args, **kwargs)
 
 
 class SplunkdClient:
@@ -117,8 +132,13 @@ class SplunkdClient:
         self.session = requests.Session()
         self.session.trust_env = False  # splunkd is local: never through an HTTP(S)_PROXY
         self.session.headers["Authorization"] = f"Splunk {session_key}"
-        if urlsplit(self.base).scheme == "https":
+        parts = urlsplit(self.base)
+        if parts.scheme == "https":
             self.session.verify = splunkd_verify() if verify is None else verify
+            if self.session.verify is False:
+                raise ValueError("TLS verification of splunkd cannot be turned off")
+            if parts.hostname in LOOPBACK_HOSTS:
+                self.session.mount(self.base + "/", _LoopbackTLSAdapter())
 
     def ns(self, path: str) -> str:
         """URL of ``path`` in the app's namespace (``/servicesNS/nobody/<app>/<path>``)."""
@@ -271,9 +291,7 @@ class KVStoreStateStore:
     instead of a wrong "unchanged".
     """
 
-    def __init__(
-        self, client: SplunkdClient, state_type: type | None = None, tables: Sequence[str] = TABLES
-    ) -> None:
+    def __init__(self, client: SplunkdClient, state_type: type | None = None, tables: Sequence[str] = TABLES) -> None:
         self.client = client
         self.state_type = state_type
         self.tables = tuple(tables)
