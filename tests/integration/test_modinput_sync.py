@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import APP, SNAPSHOTS
 from tests.emulators.github_server import GitHubEmulator
 from tests.emulators.splunkd_server import SplunkdEmulator
-from tests.integration.modinput_harness import fixture, log_text, run_modinput
+from tests.integration.modinput_harness import finish, fixture, log_text, run_modinput, start_modinput
 
 pytestmark = pytest.mark.runtime
 
@@ -39,8 +39,8 @@ class World:
         self.github = GitHubEmulator().start()
         self.outputs: list[str] = []
 
-    def run(self):
-        xml = fixture(
+    def xml(self) -> str:
+        return fixture(
             "run_github.xml",
             server_host="sh1",
             server_uri=self.splunkd.url,
@@ -48,9 +48,11 @@ class World:
             api_url=self.github.url,
             checkpoint_dir=str(self.home / "modinputs" / "security_content"),
         )
+
+    def run(self):
         self.splunkd.requests.clear()
         self.github.clear_log()
-        done = run_modinput([], xml, self.home)
+        done = run_modinput([], self.xml(), self.home)
         self.outputs += [done.stdout, done.stderr]
         assert done.returncode == 0, done.stderr
         assert "Traceback" not in done.stdout
@@ -185,6 +187,22 @@ def test_a_kv_store_failure_mid_write_leaves_the_previous_lookups_whole(world):
     assert world.lookups() == before  # same rows, same generation: nothing switched
     assert world.run()["outcome"] == "updated"  # the next run recovers
     assert {table: len(world.lookup(table)) for table in TABLES} == {t: len(before[t]) for t in TABLES}
+
+
+def test_two_runs_at_once_one_syncs_and_the_other_says_why(world):
+    world.splunkd.collections["malicious_image_sync_state"].clear()  # make the run write something
+    xml = world.xml()
+    world.splunkd.delay = 0.02  # a longer write phase: the two runs surely overlap
+    try:
+        first, second = start_modinput([], xml, world.home), start_modinput([], xml, world.home)
+        runs = [finish(first), finish(second)]
+    finally:
+        world.splunkd.delay = 0.0
+    world.outputs += [text for done in runs for text in (done.stdout, done.stderr)]
+    statuses = [done.status for done in runs]
+    assert sorted(s["outcome"] for s in statuses) == ["skipped", "updated"]
+    skipped = next(s for s in statuses if s["outcome"] == "skipped")
+    assert "another run of the security_content input is in progress" in skipped["message"]
 
 
 def test_the_token_never_appears_in_output_logs_events_or_conf(world):
