@@ -40,35 +40,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog="build.py sync",
         description="Sync security_content (GitHub repository, local .tar.gz or folder) into CSV lookups.",
     )
-    parser.add_argument(
-        "--source", required=True, help="https://github.com/OWNER/REPO, a .tar.gz, or a folder"
-    )
+    parser.add_argument("--source", required=True, help="https://github.com/OWNER/REPO, a .tar.gz, or a folder")
     parser.add_argument("--ref", help="GitHub branch, tag or SHA (default: develop)")
-    parser.add_argument(
-        "--out", required=True, type=Path, help="output folder for <table>.csv and summary.json"
-    )
-    parser.add_argument(
-        "--token-env", metavar="VAR", help="name of the environment variable holding a GitHub token"
-    )
-    parser.add_argument(
-        "--proxy", metavar="URL", help="HTTP(S) proxy for GitHub, http://[user:pass@]host:port"
-    )
-    parser.add_argument(
-        "--ca-bundle", metavar="FILE", help="PEM file of CAs to trust (TLS is always verified)"
-    )
-    parser.add_argument(
-        "--api-url", default=None, help="GitHub API base URL (GitHub Enterprise: https://HOST/api/v3)"
-    )
+    parser.add_argument("--out", required=True, type=Path, help="output folder for <table>.csv and summary.json")
+    parser.add_argument("--token-env", metavar="VAR", help="name of the environment variable holding a GitHub token")
+    parser.add_argument("--proxy", metavar="URL", help="HTTP(S) proxy for GitHub, http://[user:pass@]host:port")
+    parser.add_argument("--ca-bundle", metavar="FILE", help="PEM file of CAs to trust (TLS is always verified)")
+    parser.add_argument("--api-url", default=None, help="GitHub API base URL (GitHub Enterprise: https://HOST/api/v3)")
     parser.add_argument("--timeout", type=float, default=60.0, help="read timeout in seconds (default 60)")
-    parser.add_argument(
-        "--retries", type=int, default=4, help="attempts for network errors and 5xx (default 4)"
-    )
+    parser.add_argument("--retries", type=int, default=4, help="attempts for network errors and 5xx (default 4)")
     parser.add_argument(
         "--backoff", type=float, default=2.0, help="first wait in seconds between attempts, then doubled"
     )
-    parser.add_argument(
-        "--no-cache", action="store_true", help="parse every file (ignore and do not write .cache/)"
-    )
+    parser.add_argument("--no-cache", action="store_true", help="parse every file (ignore and do not write .cache/)")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     return parser
 
@@ -154,9 +138,7 @@ def main(argv: List[str] | None = None) -> int:
     try:
         with writer.lock():
             cache = None if args.no_cache else ParseCache(out / CACHE_FOLDER)
-            report = run_sync(
-                source, writer, JsonStateStore(out / "sync_state.json"), cache=cache, progress=progress
-            )
+            report = run_sync(source, writer, JsonStateStore(out / "sync_state.json"), cache=cache, progress=progress)
             event = report.to_event(max_rejected=len(report.rejected))
             write_atomic(out / SUMMARY_FILE, (_json(event) + "\n").encode("utf-8"))
     except SyncLockedError as exc:

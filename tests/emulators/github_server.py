@@ -242,13 +242,21 @@ class _Handler(BaseHTTPRequestHandler):
         elif parts[:1] == ["codeload"] and repo_ok and len(parts) >= 5 and parts[3] == "legacy.tar.gz":
             endpoint, handler = "tarball", self._tarball
         record = RecordedRequest("GET", self.path, endpoint, {k.lower(): v for k, v in self.headers.items()})
+        self._recorded = record
         emu._record(record)
         fault = emu._take_fault(endpoint) if endpoint != "unknown" else None
         ref = "/".join(parts[4:])
         if fault is not None and fault.kind in ("status", "rate_limit", "not_gzip", "redirect"):
-            record.status = self._simple_fault(fault)
+            self._simple_fault(fault)
             return
-        record.status = handler(ref, fault)
+        handler(ref, fault)
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """Log the status before the client can see it (tests read the log right after a call)."""
+        recorded = getattr(self, "_recorded", None)
+        if recorded is not None:
+            recorded.status = code
+        super().send_response(code, message)
 
     # -- endpoints -----------------------------------------------------------------------------
     def _commits(self, ref: str, fault: Fault | None) -> int:

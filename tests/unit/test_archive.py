@@ -169,6 +169,31 @@ def test_body_that_is_not_gzip_raises_not_gzip(body):
         _read(body)
 
 
+def _tar_bytes(count: int = 3) -> bytes:
+    return gzip.decompress(_tar_gz([(f"{TOP}/m{i}.yml", b"name: %d\n" % i * 200) for i in range(count)]))
+
+
+def _header_offsets(raw: bytes) -> list[int]:
+    with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:
+        return [m.offset for m in tar.getmembers()]
+
+
+def test_damaged_header_mid_archive_is_corrupt_not_a_shorter_archive():
+    raw = bytearray(_tar_bytes())
+    second = _header_offsets(bytes(raw))[1]
+    raw[second + 148 : second + 156] = b"99999999"  # header checksum field
+    with pytest.raises(CorruptArchiveError, match="damaged"):
+        _read(gzip.compress(bytes(raw)))
+
+
+def test_zeroed_blocks_mid_archive_are_corrupt_not_the_end():
+    raw = bytearray(_tar_bytes())
+    second = _header_offsets(bytes(raw))[1]
+    raw[second : second + 1024] = bytes(1024)  # looks like the end-of-archive marker
+    with pytest.raises(CorruptArchiveError, match="follows the end of the tar archive"):
+        _read(gzip.compress(bytes(raw)))
+
+
 def test_gzip_of_something_that_is_not_tar_is_corrupt():
     with pytest.raises(CorruptArchiveError):
         _read(gzip.compress(b"just some text, not a tar file\n" * 50))

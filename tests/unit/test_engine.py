@@ -71,11 +71,11 @@ class FakeContent:
     def build_tables(records, techniques, order, commit):
         return {
             "detections": [
-                {"name": r.name, "tags": ["x", "y"], "source_commit": r.source_commit}
+                {"name": r.name, "tags": ["x", "y"], "source_commit": commit}  # stamped, as tables.py does
                 for r in records
                 if r.kind == "detection"
             ],
-            "macros": [{"name": r.name, "source_commit": r.source_commit} for r in records if r.kind == "macro"],
+            "macros": [{"name": r.name, "source_commit": commit} for r in records if r.kind == "macro"],
             "techniques": [{"technique_id": t, "source_commit": commit} for t in techniques],
         }
 
@@ -182,7 +182,7 @@ def test_unchanged_folder_is_detected_by_blob_hashes(tmp_path, fake):
     assert len(writer.calls) == 2 and writer.calls[-1][0]["macros"][0]["name"] == "Macro M2"
 
 
-def test_resync_parses_only_changed_files_and_restamps_the_commit(tmp_path, fake):
+def test_resync_parses_only_changed_files_and_rows_carry_the_new_commit(tmp_path, fake):
     writer, store = MemoryWriter(), MemoryStateStore()
     _run(_tarball(tmp_path), writer, store, fake, cache=ParseCache(tmp_path / "cache", classes=CLASSES))
     changed = dict(CONTENT, **{"detections/cloud/b.yml": b"Detection B v2\n"})
@@ -196,6 +196,15 @@ def test_resync_parses_only_changed_files_and_restamps_the_commit(tmp_path, fake
     assert sorted(r["name"] for r in rows) == ["Detection A", "Detection B v2"]
     assert {r["source_commit"] for r in rows} == {COMMIT_B}
     assert report.rejected[0]["path"] == "detections/endpoint/bad.yml"  # cached rejections still reported
+
+
+def test_damaged_cache_file_only_costs_a_full_parse(tmp_path, fake):
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "parse-cache.json").write_bytes(b'{"format": 1, "entries": {"x": ')
+    cache = ParseCache(tmp_path / "cache", classes=CLASSES)
+    report = _run(_tarball(tmp_path), MemoryWriter(), MemoryStateStore(), fake, cache=cache)
+    assert report.outcome == "updated" and report.files_parsed == 4 and report.cache_hits == 0
+    assert len(ParseCache(tmp_path / "cache", classes=CLASSES)) == 4  # rewritten whole
 
 
 def test_cache_is_dropped_when_the_code_changes(tmp_path, fake, monkeypatch):

@@ -33,6 +33,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 MB = 1024 * 1024
 _READ_CHUNK = 64 * 1024
 _INFLATE_CHUNK = 256 * 1024
+_TAR_BUFFER = 64 * 1024
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 
 Wanted = Callable[[str], bool]
@@ -104,6 +105,28 @@ def _everything(path: str) -> bool:
     return True
 
 
+def _checked_tarinfo() -> type:
+    """A TarInfo class that remembers a damaged header.
+
+    In stream mode ``tarfile`` ends the iteration silently when a header after the first one is
+    invalid or cut short (as if the archive ended there); this class records why, so that a
+    damaged archive is reported instead of being taken for a shorter one.
+    """
+
+    class CheckedTarInfo(tarfile.TarInfo):
+        damage = ""
+
+        @classmethod
+        def fromtarfile(cls, tar: tarfile.TarFile) -> tarfile.TarInfo:
+            try:
+                return super().fromtarfile(tar)
+            except (tarfile.InvalidHeaderError, tarfile.TruncatedHeaderError) as exc:  # type: ignore[attr-defined]
+                cls.damage = str(exc) or type(exc).__name__
+                raise
+
+    return CheckedTarInfo
+
+
 class _Gunzip:
     """A read-only file object that inflates a gzip stream with caps on the output size."""
 
@@ -112,6 +135,7 @@ class _Gunzip:
         self._max = max_total_bytes
         self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self._buffer = b""
+        self._offset = 0  # next unread byte of _buffer (no copying of the rest on each read)
         self._started = False
         self._done = False
         self.compressed_bytes = 0
@@ -127,8 +151,7 @@ class _Gunzip:
             out = self._inflater.decompress(data, _INFLATE_CHUNK)
         except zlib.error as exc:
             raise CorruptArchiveError(
-                f"the archive is damaged after {self.compressed_bytes} compressed bytes ({exc}); "
-                "download it again"
+                f"the archive is damaged after {self.compressed_bytes} compressed bytes ({exc}); download it again"
             ) from None
         self.decompressed_bytes += len(out)
         if self.decompressed_bytes > self._max:
@@ -139,9 +162,9 @@ class _Gunzip:
         return out
 
     def _fill(self) -> None:
-        while not self._buffer and not self._done:
+        while self._offset >= len(self._buffer) and not self._done:
             if self._inflater.unconsumed_tail:
-                self._buffer = self._inflate(self._inflater.unconsumed_tail)
+                self._buffer, self._offset = self._inflate(self._inflater.unconsumed_tail), 0
                 continue
             if self._inflater.eof:
                 self._done = True
@@ -167,16 +190,37 @@ class _Gunzip:
                     f"the archive ends after {self.compressed_bytes} bytes, before the end of the gzip "
                     "stream; the download was cut short or the file is incomplete"
                 )
-            self._buffer = self._inflate(raw)
+            self._buffer, self._offset = self._inflate(raw), 0
+
+    def drain_padding(self, pending: bytes = b"") -> None:
+        """Read to the end of the gzip stream after the tar end marker: this checks the gzip CRC
+        and length, and that only zero padding follows the end of the archive.
+
+        Raises:
+            CorruptArchiveError, TruncatedArchiveError, ArchiveTooLargeError.
+        """
+        chunk = bytes(pending)
+        while True:
+            chunk = chunk or self.read(_INFLATE_CHUNK)
+            if not chunk:
+                return
+            if chunk.count(0) != len(chunk):
+                raise CorruptArchiveError(
+                    "data follows the end of the tar archive; the archive is damaged or not a plain tarball"
+                )
+            chunk = b""
 
     def read(self, size: int = -1) -> bytes:
         """Return up to ``size`` decompressed bytes (b"" at the end)."""
         self._fill()
-        if size < 0 or size >= len(self._buffer):
-            out, self._buffer = self._buffer, b""
-            return out
-        out, self._buffer = self._buffer[:size], self._buffer[size:]
-        return out
+        start = self._offset
+        if start >= len(self._buffer):
+            return b""
+        end = len(self._buffer) if size < 0 else min(len(self._buffer), start + size)
+        self._offset = end
+        if start == 0 and end == len(self._buffer):
+            return self._buffer
+        return self._buffer[start:end]
 
 
 @dataclass
@@ -217,8 +261,11 @@ class TarballReader:
 
     def __iter__(self) -> Iterator[Member]:
         self._gunzip = _Gunzip(self.stream, self.limits.max_total_bytes)
+        checked = _checked_tarinfo()
         try:
-            with tarfile.open(fileobj=self._gunzip, mode="r|") as tar:  # type: ignore[call-overload]
+            with tarfile.open(  # type: ignore[call-overload]
+                fileobj=self._gunzip, mode="r|", bufsize=_TAR_BUFFER, tarinfo=checked
+            ) as tar:
                 comment = str(tar.pax_headers.get("comment", "")).strip().lower()
                 self.commit = comment if _SHA_RE.match(comment) else ""
                 for info in tar:
@@ -228,10 +275,15 @@ class TarballReader:
                     handle = tar.extractfile(info)
                     data = handle.read() if handle is not None else b""
                     if len(data) != info.size:
-                        raise TruncatedArchiveError(
-                            f"the archive ends inside {member}; the download was cut short"
-                        )
+                        raise TruncatedArchiveError(f"the archive ends inside {member}; the download was cut short")
                     yield Member(member, data)
+                if checked.damage:
+                    raise CorruptArchiveError(
+                        f"the tar data is damaged after {tar.offset} bytes ({checked.damage}); download it again"
+                    )
+                # tarfile stops at the first zero block; what follows must be zero padding too.
+                # Part of it may sit in tarfile's read-ahead buffer (a private attribute, hence getattr).
+                self._gunzip.drain_padding(getattr(tar.fileobj, "buf", b""))
         except tarfile.ReadError as exc:
             if self._gunzip.decompressed_bytes == 0:
                 raise CorruptArchiveError(f"the archive holds no tar data ({exc})") from None
@@ -277,8 +329,7 @@ class TarballReader:
         if info.size > self.limits.max_member_bytes:
             self._skip(
                 path,
-                f"{info.size} bytes, over the {self.limits.max_member_bytes // MB} MB limit "
-                "for one file; skipped",
+                f"{info.size} bytes, over the {self.limits.max_member_bytes // MB} MB limit for one file; skipped",
             )
             return None
         return path

@@ -49,9 +49,7 @@ LOG = logging.getLogger("malicious_image.sources")
 DEFAULT_REPOSITORY = "https://github.com/splunk/security_content"
 DEFAULT_REF = "develop"
 DEFAULT_API_URL = "https://api.github.com"
-GITHUB_HOSTS = frozenset(
-    {"api.github.com", "codeload.github.com", "github.com", "objects.githubusercontent.com"}
-)
+GITHUB_HOSTS = frozenset({"api.github.com", "codeload.github.com", "github.com", "objects.githubusercontent.com"})
 SHA_MEDIA_TYPE = "application/vnd.github.sha"
 USER_AGENT = "malicious_image-security-content-sync/1"
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -75,14 +73,10 @@ def parse_repository(repository: str) -> Tuple[str, str]:
         text = text[len("github.com/") :]
     pieces = [p for p in text.split("/") if p]
     if len(pieces) != 2:
-        raise ValueError(
-            f"{repository!r} is not a GitHub repository (expected https://github.com/OWNER/REPO)"
-        )
+        raise ValueError(f"{repository!r} is not a GitHub repository (expected https://github.com/OWNER/REPO)")
     owner, repo = pieces[0], pieces[1][:-4] if pieces[1].endswith(".git") else pieces[1]
     if not (_NAME_RE.match(owner) and _NAME_RE.match(repo)):
-        raise ValueError(
-            f"{repository!r} is not a GitHub repository (expected https://github.com/OWNER/REPO)"
-        )
+        raise ValueError(f"{repository!r} is not a GitHub repository (expected https://github.com/OWNER/REPO)")
     return owner, repo
 
 
@@ -122,9 +116,7 @@ class _Body:
             ) from None
         self.received += len(chunk)
         if not chunk and self._expected is not None and self.received < self._expected:
-            raise NetworkError(
-                f"the connection closed after {self.received} of {self._expected} bytes of the tarball"
-            )
+            raise NetworkError(f"the connection closed after {self.received} of {self._expected} bytes of the tarball")
         return chunk
 
 
@@ -294,18 +286,13 @@ class GitHubSource:
         except requests.exceptions.ProxyError as exc:
             text = _redact(str(exc), self._token)
             if "407" in text:
-                raise SourceError(
-                    "the proxy refused the credentials (HTTP 407); check the proxy setting"
-                ) from None
-            raise NetworkError(
-                f"could not connect through the proxy to {parts.hostname} ({text[:200]})"
-            ) from None
+                raise SourceError("the proxy refused the credentials (HTTP 407); check the proxy setting") from None
+            raise NetworkError(f"could not connect through the proxy to {parts.hostname} ({text[:200]})") from None
         except requests.exceptions.Timeout:
             raise NetworkError(f"timed out talking to {parts.hostname} (timeouts {self.timeout} s)") from None
         except requests.exceptions.RequestException as exc:
             raise NetworkError(
-                f"could not reach {parts.hostname} "
-                f"({type(exc).__name__}: {_redact(str(exc), self._token)[:200]})"
+                f"could not reach {parts.hostname} ({type(exc).__name__}: {_redact(str(exc), self._token)[:200]})"
             ) from None
 
     def _check(self, response: Any) -> None:
@@ -321,26 +308,23 @@ class GitHubSource:
                 when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(reset_at))
                 raise RateLimitError(
                     f"GitHub rate limit reached (HTTP {status}) on {host}; it resets at {when} "
-                    f"(in {int(wait // 60)} min {int(wait % 60)} s). Configure a token for a higher limit, "
-                    "or let the next scheduled run pick it up",
+                    f"(in {int(wait // 60)} min {int(wait % 60)} s). "
+                    + ("" if self._token else "Configure a token for a higher limit, or ")
+                    + "let the next scheduled run pick it up",
                     wait,
                     reset_at,
                 )
         if status >= 500:
             raise ServerError(f"GitHub answered HTTP {status} on {host} ({detail or 'server error'})", status)
         if status == 401:
-            raise HTTPStatusError(
-                "GitHub refused the token (HTTP 401): it is wrong, expired or revoked", status
-            )
+            raise HTTPStatusError("GitHub refused the token (HTTP 401): it is wrong, expired or revoked", status)
         if status in (404, 422):
             raise SourceNotFoundError(
                 f"GitHub does not know {self.repository} ref {self.ref!r} "
                 f"(HTTP {status}: {detail or 'not found'}); "
                 "check the repository, the ref, and that the token can read a private repository"
             )
-        raise HTTPStatusError(
-            f"GitHub refused the request (HTTP {status} on {host}: {detail or 'no detail'})", status
-        )
+        raise HTTPStatusError(f"GitHub refused the request (HTTP {status} on {host}: {detail or 'no detail'})", status)
 
 
 def _error_detail(response: Any) -> str:

@@ -25,7 +25,6 @@ a reason; nothing here raises for bad content.
 
 from __future__ import annotations
 
-import datetime
 from typing import Any, Callable, Dict, List, Tuple
 
 from malicious_image.content import schema
@@ -40,6 +39,18 @@ from malicious_image.content.model import (
     RiskObject,
     Story,
     ThreatObject,
+)
+from malicious_image.content.values import (
+    ContentError,
+    is_number,
+    kind_of,
+    mapping,
+    parse_date,
+    scalar_text,
+    text,
+    texts,
+    unique,
+    whole_number,
 )
 from malicious_image.content.yaml_safe import YamlError, load_yaml
 
@@ -68,10 +79,6 @@ _THREAT_TYPES = {
     "ip address": "ip_address",
     "url string": "url", "url": "url",
 }
-
-
-class ContentError(ValueError):
-    """A file's content cannot be turned into a canonical record; the message says why."""
 
 
 def member_kind(path: str) -> str | None:
@@ -120,7 +127,7 @@ def read_member(path: str, data: bytes, *, commit: str = "") -> ReadResult:
     try:
         doc = load_yaml(data)
         if not isinstance(doc, dict):
-            raise ContentError(f"is not a YAML mapping (found {_kind_of(doc)})")
+            raise ContentError(f"is not a YAML mapping (found {kind_of(doc)})")
         fields = _BUILDERS[kind](path, doc, commit)
     except (YamlError, ContentError) as exc:
         return ReadResult(kind, rejection=Rejection(path, str(exc)))
@@ -135,39 +142,39 @@ def read_member(path: str, data: bytes, *, commit: str = "") -> ReadResult:
 def _detection_fields(path: str, doc: Dict[str, Any], commit: str) -> Dict[str, Any]:
     parts = path.replace("\\", "/").split("/")
     era = _era(parts, doc)
-    tags = _mapping(doc, "tags")
+    tags = mapping(doc, "tags")
     if era == "C2":
         risk_message, risks, threats = _risk_c2(doc)
-        date = _date(doc, "modification_date", "creation_date", "date")
+        date = parse_date(doc, "modification_date", "creation_date", "date")
     elif era == "C1":
         risk_message, risks, threats = _risk_c1(doc)
-        date = _date(doc, "date")
+        date = parse_date(doc, "date")
     else:
         risk_message, risks, threats = _risk_observables(tags, era)
-        date = _date(doc, "date")
+        date = parse_date(doc, "date")
     data_source = doc.get("data_source")
     if data_source is None:
         data_source = doc.get("data_sources")  # two 2024 files misspell the key
     return {
-        "id": _text(doc, "id").lower(),
-        "name": _text(doc, "name"),
-        "type": _detection_type(_text(doc, "type")),
+        "id": text(doc, "id").lower(),
+        "name": text(doc, "name"),
+        "type": _detection_type(text(doc, "type")),
         "status": _status(parts, doc),
-        "version": _version(doc.get("version")),
+        "version": whole_number(doc.get("version")),
         "date": date,
-        "author": _text(doc, "author"),
-        "description": _text(doc, "description"),
-        "search": _text(doc, "search"),
-        "how_to_implement": _text(doc, "how_to_implement"),
-        "known_false_positives": _text(doc, "known_false_positives"),
-        "references": _texts(doc.get("references"), "references"),
-        "mitre_attack_id": _unique(
-            t.upper() for t in _texts(tags.get("mitre_attack_id"), "tags.mitre_attack_id")
+        "author": text(doc, "author"),
+        "description": text(doc, "description"),
+        "search": text(doc, "search"),
+        "how_to_implement": text(doc, "how_to_implement"),
+        "known_false_positives": text(doc, "known_false_positives"),
+        "references": texts(doc.get("references"), "references"),
+        "mitre_attack_id": unique(
+            t.upper() for t in texts(tags.get("mitre_attack_id"), "tags.mitre_attack_id")
         ),
-        "analytic_story": _texts(tags.get("analytic_story"), "tags.analytic_story"),
-        "data_source": _texts(data_source, "data_source"),
-        "security_domain": _text(tags, "security_domain", "tags.").lower()
-        or _text(doc, "security_domain").lower(),
+        "analytic_story": texts(tags.get("analytic_story"), "tags.analytic_story"),
+        "data_source": texts(data_source, "data_source"),
+        "security_domain": text(tags, "security_domain", "tags.").lower()
+        or text(doc, "security_domain").lower(),
         "platform": _platform(parts),
         "risk_message": risk_message,
         "risk_objects": risks,
@@ -197,7 +204,7 @@ def _status(parts: List[str], doc: Dict[str, Any]) -> str:
         return "removed"
     if folder == "deprecated":
         return "deprecated"
-    stated = _text(doc, "status").lower()
+    stated = text(doc, "status").lower()
     if stated:
         return stated
     return "experimental" if folder == "experimental" else "production"
@@ -230,19 +237,19 @@ def _risk_observables(tags: Dict[str, Any], era: str) -> Tuple[str, list, list]:
     """
     observables = tags.get("observable") or []
     if not isinstance(observables, list):
-        raise ContentError(f"field 'tags.observable' must be a list, found {_kind_of(observables)}")
+        raise ContentError(f"field 'tags.observable' must be a list, found {kind_of(observables)}")
     score = _legacy_score(tags)
     risks: List[Dict[str, Any]] = []
     threats: List[Dict[str, Any]] = []
     for index, obs in enumerate(observables):
         where = f"tags.observable[{index}]"
         if not isinstance(obs, dict):
-            raise ContentError(f"field '{where}' must be a mapping, found {_kind_of(obs)}")
-        name = _text(obs, "name", where + ".")
+            raise ContentError(f"field '{where}' must be a mapping, found {kind_of(obs)}")
+        name = text(obs, "name", where + ".")
         if not name:
             continue
-        kind = _text(obs, "type", where + ".").lower()
-        roles = {role.lower() for role in _texts(obs.get("role"), where + ".role")}
+        kind = text(obs, "type", where + ".").lower()
+        roles = {role.lower() for role in texts(obs.get("role"), where + ".role")}
         entity = "user" if kind in _RISK_USER else "system" if kind in _RISK_SYSTEM else ""
         if era == "A":
             if not entity:
@@ -259,7 +266,7 @@ def _risk_observables(tags: Dict[str, Any], era: str) -> Tuple[str, list, list]:
         raise ContentError(
             "tags have observables but no risk score (tags.risk_score, or confidence and impact)"
         )
-    return _text(tags, "message", "tags."), _sorted_unique(risks), _sorted_unique(threats)
+    return text(tags, "message", "tags."), _sorted_unique(risks), _sorted_unique(threats)
 
 
 def _threat_type(kind: str) -> str:
@@ -269,32 +276,32 @@ def _threat_type(kind: str) -> str:
 
 def _legacy_score(tags: Dict[str, Any]) -> int | None:
     confidence, impact = tags.get("confidence"), tags.get("impact")
-    if _is_number(confidence) and _is_number(impact):
+    if is_number(confidence) and is_number(impact):
         return round(confidence * impact / 100)
     score = tags.get("risk_score")
-    if _is_number(score):
+    if is_number(score):
         return round(score)
     return None
 
 
 def _risk_c1(doc: Dict[str, Any]) -> Tuple[str, list, list]:
     """contentctl v5: rba {message, risk_objects[{field, type, score}], threat_objects[{field, type}]}."""
-    rba = _mapping(doc, "rba")
+    rba = mapping(doc, "rba")
     risks = _objects(rba.get("risk_objects"), "rba.risk_objects", scored=True)
     threats = _objects(rba.get("threat_objects"), "rba.threat_objects", scored=False)
-    return _text(rba, "message", "rba."), _sorted_unique(risks), _sorted_unique(threats)
+    return text(rba, "message", "rba."), _sorted_unique(risks), _sorted_unique(threats)
 
 
 def _risk_c2(doc: Dict[str, Any]) -> Tuple[str, list, list]:
     """ESCU 6: finding {title, entity}, intermediate_findings {entities[]}, threat_objects[]."""
-    finding = _mapping(doc, "finding")
+    finding = mapping(doc, "finding")
     entity = finding.get("entity")
     entities = entity if isinstance(entity, list) else ([] if entity is None else [entity])
     risks = _objects(entities, "finding.entity", scored=True)
-    intermediate = _mapping(doc, "intermediate_findings")
+    intermediate = mapping(doc, "intermediate_findings")
     risks += _objects(intermediate.get("entities"), "intermediate_findings.entities", scored=True)
     threats = _objects(doc.get("threat_objects"), "threat_objects", scored=False)
-    message = _text(finding, "title", "finding.") or _text(intermediate, "title", "intermediate_findings.")
+    message = text(finding, "title", "finding.") or text(intermediate, "title", "intermediate_findings.")
     return message, _sorted_unique(risks), _sorted_unique(threats)
 
 
@@ -302,15 +309,15 @@ def _objects(value: Any, where: str, *, scored: bool) -> List[Dict[str, Any]]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise ContentError(f"field '{where}' must be a list, found {_kind_of(value)}")
+        raise ContentError(f"field '{where}' must be a list, found {kind_of(value)}")
     out = []
     for index, item in enumerate(value):
         here = f"{where}[{index}]"
         if not isinstance(item, dict):
-            raise ContentError(f"field '{here}' must be a mapping, found {_kind_of(item)}")
-        obj = {"field": _text(item, "field", here + "."), "type": _text(item, "type", here + ".").lower()}
+            raise ContentError(f"field '{here}' must be a mapping, found {kind_of(item)}")
+        obj = {"field": text(item, "field", here + "."), "type": text(item, "type", here + ".").lower()}
         if scored:
-            obj["score"] = _version(item.get("score"))  # a whole number, or left for the schema
+            obj["score"] = whole_number(item.get("score"))  # a whole number, or left for the schema
         out.append(obj)
     return out
 
@@ -340,34 +347,34 @@ def _make_detection(f: Dict[str, Any]) -> Detection:
 # ------------------------------------------------------------------ stories, macros, the rest
 
 def _story_fields(path: str, doc: Dict[str, Any], commit: str) -> Dict[str, Any]:
-    tags = _mapping(doc, "tags")
+    tags = mapping(doc, "tags")
     usecase = tags.get("usecase")
     if isinstance(usecase, list):
-        usecase = ", ".join(_texts(usecase, "tags.usecase"))
+        usecase = ", ".join(texts(usecase, "tags.usecase"))
     return {
-        "id": _text(doc, "id").lower(),
-        "name": _text(doc, "name"),
-        "version": _version(doc.get("version")),
-        "date": _date(doc, "modification_date", "creation_date", "date"),
-        "author": _text(doc, "author"),
-        "description": _text(doc, "description"),
-        "narrative": _text(doc, "narrative"),
-        "references": _texts(doc.get("references"), "references"),
-        "category": _texts(tags.get("category"), "tags.category"),
-        "product": _texts(tags.get("product"), "tags.product"),
-        "usecase": _scalar_text(usecase, "tags.usecase"),
+        "id": text(doc, "id").lower(),
+        "name": text(doc, "name"),
+        "version": whole_number(doc.get("version")),
+        "date": parse_date(doc, "modification_date", "creation_date", "date"),
+        "author": text(doc, "author"),
+        "description": text(doc, "description"),
+        "narrative": text(doc, "narrative"),
+        "references": texts(doc.get("references"), "references"),
+        "category": texts(tags.get("category"), "tags.category"),
+        "product": texts(tags.get("product"), "tags.product"),
+        "usecase": scalar_text(usecase, "tags.usecase"),
         "source_path": path,
         "source_commit": commit,
     }
 
 
 def _macro_fields(path: str, doc: Dict[str, Any], commit: str) -> Dict[str, Any]:
-    name = _text(doc, "name")
-    arguments = _texts(doc.get("arguments"), "arguments")
+    name = text(doc, "name")
+    arguments = texts(doc.get("arguments"), "arguments")
     return {
         "name": f"{name}({len(arguments)})" if arguments and name else name,
-        "definition": _text(doc, "definition"),
-        "description": _text(doc, "description"),
+        "definition": text(doc, "definition"),
+        "description": text(doc, "description"),
         "arguments": arguments,
         "source_path": path,
         "source_commit": commit,
@@ -379,11 +386,11 @@ def _lookup_fields(path: str, doc: Dict[str, Any], commit: str) -> Dict[str, Any
     if isinstance(fields_list, str):
         fields_list = [part.strip() for part in fields_list.split(",") if part.strip()]
     fields = {
-        "name": _text(doc, "name"),
-        "description": _text(doc, "description"),
-        "filename": _text(doc, "filename"),
-        "collection": _text(doc, "collection"),
-        "fields_list": _texts(fields_list, "fields_list"),
+        "name": text(doc, "name"),
+        "description": text(doc, "description"),
+        "filename": text(doc, "filename"),
+        "collection": text(doc, "collection"),
+        "fields_list": texts(fields_list, "fields_list"),
         "source_path": path,
         "source_commit": commit,
     }
@@ -395,20 +402,20 @@ def _lookup_fields(path: str, doc: Dict[str, Any], commit: str) -> Dict[str, Any
 def _data_source_fields(path: str, doc: Dict[str, Any], commit: str) -> Dict[str, Any]:
     tas = doc.get("supported_TA") or []
     names = [
-        _text(ta, "name", "supported_TA.") if isinstance(ta, dict) else _scalar_text(ta, "supported_TA")
+        text(ta, "name", "supported_TA.") if isinstance(ta, dict) else scalar_text(ta, "supported_TA")
         for ta in (tas if isinstance(tas, list) else [tas])
     ]
     raw_fields = doc.get("fields")
     if raw_fields is None:
         raw_fields = doc.get("raw_fields")  # 2023 shape
     fields = {
-        "name": _text(doc, "name"),
-        "id": _text(doc, "id").lower(),
-        "source": _text(doc, "source"),
-        "sourcetype": _text(doc, "sourcetype"),
+        "name": text(doc, "name"),
+        "id": text(doc, "id").lower(),
+        "source": text(doc, "source"),
+        "sourcetype": text(doc, "sourcetype"),
         "supported_ta": [name for name in names if name],
-        "fields": _texts(raw_fields, "fields"),
-        "example_log": _text(doc, "example_log"),
+        "fields": texts(raw_fields, "fields"),
+        "example_log": text(doc, "example_log"),
         "source_path": path,
         "source_commit": commit,
     }
@@ -437,98 +444,3 @@ _MAKERS: Dict[str, Callable[[Dict[str, Any]], Any]] = {
     "lookup": _tupled(LookupDef),
     "data_source": _tupled(DataSource),
 }
-
-
-# ------------------------------------------------------------------------- value normalisers
-
-def _mapping(doc: Dict[str, Any], key: str) -> Dict[str, Any]:
-    value = doc.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ContentError(f"field '{key}' must be a mapping, found {_kind_of(value)}")
-    return value
-
-
-def _text(doc: Dict[str, Any], key: str, prefix: str = "") -> str:
-    return _scalar_text(doc.get(key), prefix + key)
-
-
-def _scalar_text(value: Any, where: str) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, (int, float, datetime.date)) and not isinstance(value, bool):
-        return str(value)
-    raise ContentError(f"field '{where}' must be text, found {_kind_of(value)}")
-
-
-def _texts(value: Any, where: str) -> List[str]:
-    """A list of text values; a single value counts as a list of one; empty items are dropped."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        value = [value]
-    out = []
-    for index, item in enumerate(value):
-        text = _scalar_text(item, f"{where}[{index}]")
-        if text:
-            out.append(text)
-    return out
-
-
-def _unique(values: Any) -> List[str]:
-    return list(dict.fromkeys(values))
-
-
-def _version(value: Any) -> Any:
-    """Whole numbers (also written as "3" or 3.0) become int; anything else is left for the schema.
-
-    Used for versions and risk scores alike.
-    """
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return value
-
-
-def _date(doc: Dict[str, Any], *keys: str) -> str:
-    """The first of ``keys`` present, as YYYY-MM-DD (YAML may give a date, or text like 2023-4-11)."""
-    for key in keys:
-        value = doc.get(key)
-        if value is None or value == "":
-            continue
-        if isinstance(value, datetime.date):
-            return value.isoformat()[:10]
-        text = _scalar_text(value, key)
-        parts = text.split("-")
-        if len(parts) == 3 and len(parts[0]) == 4 and all(p.isdigit() and len(p) <= 4 for p in parts):
-            try:
-                return datetime.date(int(parts[0]), int(parts[1]), int(parts[2])).isoformat()
-            except ValueError:
-                pass
-        raise ContentError(f"field '{key}' is not a date (YYYY-MM-DD) (found {text[:40]!r})")
-    raise ContentError("field '" + "' or '".join(keys) + "' is missing")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _kind_of(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "text"
-    return type(value).__name__
-

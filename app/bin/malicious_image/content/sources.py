@@ -134,16 +134,12 @@ def call_with_retries(action: Callable[[], T], policy: RetryPolicy, *, what: str
         except RateLimitError as exc:
             if exc.wait > policy.max_rate_limit_wait or attempt == policy.attempts:
                 raise
-            LOG.warning(
-                "action=retry what=%r attempt=%d reason=rate_limit wait_s=%.1f", what, attempt, exc.wait
-            )
+            LOG.warning("action=retry what=%r attempt=%d reason=rate_limit wait_s=%.1f", what, attempt, exc.wait)
             policy.sleep(max(exc.wait, 0.0) + 1.0)
         except (NetworkError, ServerError) as exc:
             if attempt == policy.attempts:
                 raise
-            LOG.warning(
-                "action=retry what=%r attempt=%d reason=%r wait_s=%.1f", what, attempt, str(exc), delay
-            )
+            LOG.warning("action=retry what=%r attempt=%d reason=%r wait_s=%.1f", what, attempt, str(exc), delay)
             policy.sleep(delay)
             delay = min(delay * policy.factor, policy.max_backoff)
     raise AssertionError("unreachable")  # pragma: no cover
@@ -154,9 +150,7 @@ def retried(method: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> T:
-        return call_with_retries(
-            lambda: method(self, *args, **kwargs), self.retry_policy, what=method.__name__
-        )
+        return call_with_retries(lambda: method(self, *args, **kwargs), self.retry_policy, what=method.__name__)
 
     return wrapper
 
@@ -279,11 +273,7 @@ def git_head(root: Path) -> str:
             if ref_file.is_file():
                 head = ref_file.read_text(encoding="ascii").strip()
             else:
-                packed = (
-                    (git / "packed-refs").read_text(encoding="ascii")
-                    if (git / "packed-refs").is_file()
-                    else ""
-                )
+                packed = (git / "packed-refs").read_text(encoding="ascii") if (git / "packed-refs").is_file() else ""
                 head = next((ln.split()[0] for ln in packed.splitlines() if ln.endswith(" " + ref)), "")
     except (OSError, UnicodeDecodeError):
         return ""

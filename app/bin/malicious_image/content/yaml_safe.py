@@ -9,10 +9,11 @@ Two back-ends give the same result:
 
 * libyaml (``yaml.CSafeLoader``) when PyYAML was built with it: about eight times faster. The C
   parser cannot be hooked per node, so a cheap byte scan looks for anything that could be an
-  anchor or alias (``&x`` / ``*x`` after white space or a flow indicator); only a file that
-  matches (about one in fifteen: SPL and Markdown use ``*``) is re-read event by event to
-  decide exactly. libyaml itself stops at 1,000 levels of nesting; the event check applies
-  ``MAX_DEPTH``.
+  anchor or alias (``&x`` / ``*x`` after white space or a flow indicator) or deep nesting (more
+  than ``MAX_DEPTH`` brackets); only a file that matches (about one in twelve: SPL and Markdown
+  use ``*``) is re-read event by event to decide exactly. Block nesting (by indentation) is
+  bounded by libyaml itself, which stops at 1,000 levels; PyYAML builds such a document
+  without recursion, so that is safe too.
 * the pure-Python ``yaml.SafeLoader`` (what runs inside Splunk, which ships no compiled
   modules): its composer is subclassed to refuse anchors, aliases and deep nesting as it goes.
 
@@ -33,7 +34,9 @@ __all__ = ["MAX_DEPTH", "YamlError", "libyaml_in_use", "load_yaml", "use_libyaml
 MAX_DEPTH = 32
 """Deepest nesting of mappings and sequences accepted (security_content uses at most 5)."""
 
-_SUSPECT = re.compile(rb"[\s\[{,][&*][^\s\[\]{},]")
+# "&x" or "*x" after white space or a flow indicator. Written as "find & or *, then look
+# behind" because the regex engine scans for one of two characters far faster than for a pair.
+_SUSPECT = re.compile(rb"[&*](?<=[\s\[{,][&*])[^\s\[\]{},]")
 
 
 class YamlError(ValueError):
@@ -104,7 +107,11 @@ def load_yaml(data: bytes) -> Any:
         raise YamlError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
     try:
         if _prefer_libyaml:
-            if data[:1] in (b"&", b"*") or _SUSPECT.search(data):
+            if (
+                data[:1] in (b"&", b"*")
+                or data.count(b"[") + data.count(b"{") > MAX_DEPTH
+                or _SUSPECT.search(data)
+            ):
                 _check_events(text)
             return yaml.load(text, Loader=_CLoader)  # noqa: S506 (CSafeLoader is the safe loader)
         return yaml.load(text, Loader=_PureLoader)  # noqa: S506 (a SafeLoader subclass)

@@ -79,15 +79,13 @@ def write_csv(handle: IO[str], rows: Sequence[Mapping[str, Any]]) -> None:
     if fields:
         out.writerow(fields)
     for row in rows:
-        out.writerow([csv_value(row.get(name)) for name in fields])
+        out.writerow([v if type(v) is str else csv_value(v) for v in (row.get(name) for name in fields)])
 
 
 def read_csv(path: str | os.PathLike) -> List[Dict[str, Any]]:
     """Read a table written by :func:`write_csv`; a cell holding newlines becomes a list."""
     with open(path, encoding="utf-8", newline="") as handle:
-        return [
-            {k: (v.split("\n") if "\n" in v else v) for k, v in row.items()} for row in csv.DictReader(handle)
-        ]
+        return [{k: (v.split("\n") if "\n" in v else v) for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
 class CsvTableWriter:
@@ -131,9 +129,7 @@ class CsvTableWriter:
             self._switch(target, sorted(tables))
             self._prune(keep={target.name, Path(previous).name})
         except OSError as exc:
-            raise CsvWriterError(
-                f"cannot write the tables in {self.folder} ({exc.strerror or exc})"
-            ) from None
+            raise CsvWriterError(f"cannot write the tables in {self.folder} ({exc.strerror or exc})") from None
 
     def _switch(self, target: Path, names: Sequence[str]) -> None:
         link = self.folder / CURRENT
@@ -182,9 +178,7 @@ class CsvTableWriter:
             except ImportError:  # Windows: no advisory lock; runs are not guarded
                 pass
             except OSError:
-                raise SyncLockedError(
-                    f"another sync is writing to {self.folder}; wait for it to finish"
-                ) from None
+                raise SyncLockedError(f"another sync is writing to {self.folder}; wait for it to finish") from None
             yield
         finally:
             handle.close()

@@ -183,23 +183,19 @@ def run_sync(
     notify = progress or (lambda phase, done, total: None)
     previous: SyncState | None = None
     try:
-        reader = reader or ContentReader.default()
         previous = _load_state(state_store, report)
         fingerprint = code_fingerprint()
-        comparable = (
-            previous if previous and previous.fingerprint == fingerprint and previous.generation else None
-        )
+        comparable = previous if previous and previous.fingerprint == fingerprint and previous.generation else None
         notify("resolve", 0, 1)
         resolution = timer("resolve", lambda: source.resolve(comparable))
         if resolution.unchanged and comparable is not None:
             _finish_unchanged(report, comparable, resolution, state_store)
             return report
+        reader = reader or ContentReader.default()  # imported only when there is content to read
         collected = _Collected()
         download = lambda: _collect(source, resolution, reader, cache, collected, notify)  # noqa: E731
         policy = getattr(source, "retry_policy", None)
-        timer(
-            "download", (lambda: call_with_retries(download, policy, what="download")) if policy else download
-        )
+        timer("download", (lambda: call_with_retries(download, policy, what="download")) if policy else download)
         report.durations["download"] -= collected.parse_seconds
         report.durations["parse"] = collected.parse_seconds
         commit = collected.commit or resolution.commit
@@ -223,7 +219,7 @@ def run_sync(
             counts=report.counts, fingerprint=fingerprint,
         )  # fmt: skip
         timer("write", lambda: state_store.save(new_state))
-        _save_cache(cache)
+        timer("cache", lambda: _save_cache(cache))
         report.message = f"tables replaced with {commit[:12] or 'the content'} (generation {generation})"
         notify("write", 1, 1)
     except (SourceError, ArchiveError, SyncError, StateError) as exc:
@@ -311,13 +307,6 @@ def _fill_counts_from_read(report: SyncReport, collected: _Collected, cache: Par
     report.rejected.extend(sorted(rejected, key=lambda r: r["path"]))
 
 
-def _with_commit(record: Any, commit: str) -> Any:
-    """A cached record carries the commit it was parsed at; give it this run's commit."""
-    if dataclasses.is_dataclass(record) and getattr(record, "source_commit", commit) != commit:
-        return dataclasses.replace(record, source_commit=commit)
-    return record
-
-
 def _pick_catalogue(catalogues: Iterable[Tuple[str, bytes]]) -> Tuple[str, bytes] | None:
     """The shallowest ``mitre_enrichment.csv`` (older snapshots also carry copies in dist/, bin/)."""
     ordered = sorted(catalogues, key=lambda item: (item[0].count("/"), item[0]))
@@ -327,17 +316,13 @@ def _pick_catalogue(catalogues: Iterable[Tuple[str, bytes]]) -> Tuple[str, bytes
 def _build_tables(
     reader: ContentReader, collected: _Collected, order: Sequence[str], commit: str, report: SyncReport
 ) -> Dict[str, List[Dict[str, Any]]]:
-    records = [
-        _with_commit(result.record, commit)
-        for result in collected.results.values()
-        if getattr(result, "record", None) is not None
-    ]
+    # Cached records carry the commit they were parsed at; build_tables stamps every row with
+    # ``commit`` (sync/tables.py), so they are not copied here.
+    records = [result.record for result in collected.results.values() if getattr(result, "record", None) is not None]
     techniques: List[Any] = []
     catalogue = _pick_catalogue(collected.catalogues)
     if catalogue is None:
-        report.rejected.append(
-            {"path": "mitre_enrichment.csv", "reason": "no ATT&CK catalogue in the content"}
-        )
+        report.rejected.append({"path": "mitre_enrichment.csv", "reason": "no ATT&CK catalogue in the content"})
     else:
         try:
             techniques = list(reader.read_catalogue(catalogue[1], order))
@@ -354,9 +339,7 @@ def _build_tables(
     return tables
 
 
-def _finish_unchanged(
-    report: SyncReport, previous: SyncState, resolution: Resolution, state_store: StateStore
-) -> None:
+def _finish_unchanged(report: SyncReport, previous: SyncState, resolution: Resolution, state_store: StateStore) -> None:
     report.outcome = "unchanged"
     report.commit = previous.commit
     report.generation = previous.generation
@@ -371,9 +354,7 @@ def _fail(report: SyncReport, message: str, previous: SyncState | None, state_st
     report.outcome = "failed"
     report.message = f"{message}; the previous tables were left in place"
     LOG.error("action=sync_failed reason=%r", message)
-    failed = (
-        dataclasses.replace(previous) if previous else SyncState(repository=report.repository, ref=report.ref)
-    )
+    failed = dataclasses.replace(previous) if previous else SyncState(repository=report.repository, ref=report.ref)
     failed.outcome, failed.finished_at, failed.message = "failed", _now(), message[:500]
     try:
         state_store.save(failed)

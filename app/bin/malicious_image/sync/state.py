@@ -22,7 +22,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Tuple
 
 LOG = logging.getLogger("malicious_image.sync")
 
@@ -36,14 +36,19 @@ class StateError(Exception):
     """The sync state cannot be read or written; the message names the file or collection."""
 
 
+_NOT_PARSING = ("archive.py", "sources.py", "github.py")  # fetch bytes; never change a parsed record
+
+
 def code_fingerprint() -> str:
-    """A digest of the code that turns files into rows (``content/*.py`` and ``sync/tables.py``).
+    """A digest of the code that turns files into rows (the reader's ``content/*.py`` modules and
+    ``sync/tables.py``; not the download modules).
 
     A new app version that changes the reader or the tables changes it, which empties the parse
     cache and makes the next run rebuild the tables even when upstream did not change.
     """
     digest = hashlib.sha256(b"format %d" % CACHE_FORMAT)
-    files = [*sorted((_PACKAGE / "content").glob("*.py")), _PACKAGE / "sync" / "tables.py"]
+    readers = [p for p in sorted((_PACKAGE / "content").glob("*.py")) if p.name not in _NOT_PARSING]
+    files = [*readers, _PACKAGE / "sync" / "tables.py"]
     for path in files:
         try:
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -107,33 +112,53 @@ def _model_classes() -> Dict[str, type]:
     }
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _encode(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        out["__record__"] = type(value).__name__
-        return out
-    if isinstance(value, tuple):
-        return [_encode(v) for v in value]
-    if isinstance(value, list):
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is tuple:
+        return [v if type(v) in _SCALARS else _encode(v) for v in value]
+    if kind is list:
         return {"__list__": [_encode(v) for v in value]}
-    if isinstance(value, dict):
+    if kind is dict:
         return {"__map__": [[k, _encode(v)] for k, v in value.items()]}
-    return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {name: _encode(getattr(value, name)) for name in _field_names(kind)}
+        out["__record__"] = kind.__name__
+        return out
+    raise TypeError(f"cannot cache a {kind.__name__}")
+
+
+_FIELD_NAMES: Dict[type, Tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> Tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 def _decode(value: Any, classes: Mapping[str, type]) -> Any:
-    if isinstance(value, list):
-        return tuple(_decode(v, classes) for v in value)
-    if isinstance(value, dict):
-        if "__list__" in value:
-            return [_decode(v, classes) for v in value["__list__"]]
-        if "__map__" in value:
-            return {k: _decode(v, classes) for k, v in value["__map__"]}
-        cls = classes.get(value.get("__record__", ""))
+    kind = type(value)
+    if kind is list:
+        return tuple([v if type(v) in _SCALARS else _decode(v, classes) for v in value])
+    if kind is not dict:
+        return value
+    if "__record__" in value:
+        cls = classes.get(value["__record__"])
         if cls is None:
-            raise ValueError(f"unknown record type {value.get('__record__')!r}")
-        return cls(**{k: _decode(v, classes) for k, v in value.items() if k != "__record__"})
-    return value
+            raise ValueError(f"unknown record type {value['__record__']!r}")
+        fields = {k: (v if type(v) in _SCALARS else _decode(v, classes)) for k, v in value.items() if k != "__record__"}
+        return cls(**fields)
+    if "__list__" in value:
+        return [_decode(v, classes) for v in value["__list__"]]
+    if "__map__" in value:
+        return {k: _decode(v, classes) for k, v in value["__map__"]}
+    raise ValueError("unknown cache entry shape")
 
 
 def cache_key(blob_sha: str, path: str) -> str:
@@ -158,12 +183,10 @@ class ParseCache:
         self.folder = Path(folder)
         self.fingerprint = code_fingerprint()
         self._classes = dict(classes) if classes is not None else None
-        self._entries: Dict[str, Any] = {}
-        self._loaded: Dict[str, Any] = {}
+        self._loaded: Dict[str, Any] | None = None  # read from disk on first use
         self._used: Dict[str, Any] = {}
         self.hits = 0
         self.misses = 0
-        self._load()
 
     @property
     def path(self) -> Path:
@@ -171,24 +194,29 @@ class ParseCache:
         return self.folder / CACHE_FILE
 
     def __len__(self) -> int:
-        return len(self._loaded)
+        return len(self._entries())
 
-    def _load(self) -> None:
+    def _entries(self) -> Dict[str, Any]:
+        if self._loaded is None:
+            self._loaded = self._load()
+        return self._loaded
+
+    def _load(self) -> Dict[str, Any]:
         try:
             with self.path.open("rb") as handle:
                 data = json.load(handle)
         except FileNotFoundError:
-            return
+            return {}
         except (OSError, ValueError) as exc:
             LOG.warning("action=parse_cache_ignored path=%s reason=%r", self.path, str(exc))
-            return
+            return {}
         if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
-            return
+            return {}
         if data.get("fingerprint") != self.fingerprint:
             LOG.info("action=parse_cache_invalidated reason=code_changed")
-            return
+            return {}
         entries = data.get("entries")
-        self._loaded = entries if isinstance(entries, dict) else {}
+        return entries if isinstance(entries, dict) else {}
 
     def get(self, blob_sha: str, path: str) -> Any | None:
         """Return the cached ``ReadResult`` of this member, or None."""
@@ -196,7 +224,7 @@ class ParseCache:
         if key in self._used:
             self.hits += 1
             return self._used[key][1]
-        raw = self._loaded.get(key)
+        raw = self._entries().get(key)
         if raw is None:
             self.misses += 1
             return None
@@ -222,9 +250,7 @@ class ParseCache:
         Raises:
             StateError: when the folder cannot be written.
         """
-        entries = {
-            key: raw if raw is not None else _encode(result) for key, (raw, result) in self._used.items()
-        }
+        entries = {key: raw if raw is not None else _encode(result) for key, (raw, result) in self._used.items()}
         payload = {"format": CACHE_FORMAT, "fingerprint": self.fingerprint, "entries": entries}
         write_atomic(self.path, json.dumps(payload, separators=(",", ":")).encode("utf-8"))
         self._loaded = entries

@@ -54,9 +54,9 @@ def build_tables(
             stories.append(record)
         elif isinstance(record, Macro):
             macros.append(record)
-    detections.sort(key=lambda d: (d.name.casefold(), d.name, d.id, d.source_path))
-    stories.sort(key=lambda s: (s.name.casefold(), s.name, s.id, s.source_path))
-    macros.sort(key=lambda m: (m.name, m.source_path))
+    detections.sort(key=lambda d: (d.name.casefold(), d.name, d.id, d.source_path, d.era, d.version, d.date))
+    stories.sort(key=lambda s: (s.name.casefold(), s.name, s.id, s.source_path, s.version, s.date))
+    macros.sort(key=lambda m: (m.name, m.source_path, m.definition))
     ordered = sorted(techniques, key=lambda t: t.technique_id)
     tables = {
         "detections": [_stamp(d.to_row(), commit) for d in detections],
