@@ -63,6 +63,7 @@ def without(record, *fields):
         # upstream's own tools read *.yml only: a name with a trailing space is not content
         ("detections/deprecated/kubernetes_aws_detect_rbac_authorization_by_account.yml ", None),
         ("ssa_detections/endpoint/x.yml", None),
+        ("detections/cloud/x.yaml", None),
         ("dist/escu/lookups/mitre_enrichment.csv", None),
         ("tests/cloud/x.test.yml", None),
         ("README.md", None),
@@ -186,3 +187,22 @@ def test_macros_stories_lookups_and_data_sources():
     assert isinstance(source, DataSource)
     assert (source.sourcetype, source.supported_ta) == ("aws:cloudtrail", ("Splunk Add-on for AWS",))
     assert source.fields == ("eventName", "eventSource")
+
+
+def test_read_results_survive_a_round_trip_through_json(yaml_backend):
+    import json
+
+    from malicious_image.content.model import result_from_dict, result_to_dict
+
+    paths = [
+        ("era_c2", SAME_RULE), ("era_a", "detections/deprecated/old_registry_rule.yml"),
+        ("era_b", "stories/fixture_images.yml"), ("era_b", "macros/fixture_ctime.yml"),
+        ("era_b", "lookups/fixture_registries.yml"), ("era_b", "data_sources/fixture_putimage.yml"),
+    ]
+    results = [read_member(rel, (FIXTURES / era / rel).read_bytes(), commit=COMMIT) for era, rel in paths]
+    results.append(read_member("detections/x.yml", b"- not a mapping\n"))
+    for result in results:
+        again = result_from_dict(json.loads(json.dumps(result_to_dict(result))))
+        assert again == result
+    with pytest.raises(ValueError, match="not a cached read result"):
+        result_from_dict({"kind": "detection", "record": {"id": "x"}, "rejection": None})

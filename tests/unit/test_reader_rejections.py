@@ -152,3 +152,9 @@ def test_deep_block_nesting(yaml_backend):
     else:
         # libyaml bounds block nesting itself (1,000 levels); a few dozen levels simply load
         assert isinstance(load_yaml(text.encode()), dict)
+
+
+def test_oversized_file_is_not_parsed():
+    data = b"description: '" + b"x" * yaml_safe.MAX_BYTES + b"'\n"
+    with pytest.raises(YamlError, match="bytes is larger than the 2,097,152 bytes accepted"):
+        load_yaml(data)

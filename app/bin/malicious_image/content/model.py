@@ -13,8 +13,8 @@ See docs/content-model.md for the era mapping.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Dict, Tuple, Union
+from dataclasses import dataclass, fields
+from typing import Any, Dict, Mapping, Tuple, Union
 
 __all__ = [
     "DETECTION_FIELDS",
@@ -33,6 +33,8 @@ __all__ = [
     "Story",
     "Technique",
     "ThreatObject",
+    "result_from_dict",
+    "result_to_dict",
 ]
 
 Row = Dict[str, Any]
@@ -285,3 +287,66 @@ class ReadResult:
     kind: str | None
     record: Record | None = None
     rejection: Rejection | None = None
+
+
+# ------------------------------------------------------------- plain-data form (parse cache)
+
+_KINDS: Dict[str, type] = {
+    "detection": Detection,
+    "story": Story,
+    "macro": Macro,
+    "lookup": LookupDef,
+    "data_source": DataSource,
+}
+
+
+def result_to_dict(result: ReadResult) -> Dict[str, Any]:
+    """Turn a ReadResult into JSON-ready data (lists, dicts, str, int, None), e.g. for a cache.
+
+    Key a cache by (path, blob hash), not by the blob alone: the same bytes in another folder
+    read to another record (status from ``deprecated/`` or ``removed/``, platform).
+
+    Arguments:
+        result: what ``reader.read_member`` returned.
+
+    Returns:
+        ``{"kind": ..., "record": {...} | None, "rejection": {"path", "reason"} | None}``.
+    """
+    record = None
+    if result.record is not None:
+        record = {}
+        for field in fields(result.record):
+            value = getattr(result.record, field.name)
+            if field.name in ("risk_objects", "threat_objects"):
+                value = [{k.name: getattr(obj, k.name) for k in fields(obj)} for obj in value]
+            elif isinstance(value, tuple):
+                value = list(value)
+            record[field.name] = value
+    rejection = None
+    if result.rejection is not None:
+        rejection = {"path": result.rejection.path, "reason": result.rejection.reason}
+    return {"kind": result.kind, "record": record, "rejection": rejection}
+
+
+def result_from_dict(data: Mapping[str, Any]) -> ReadResult:
+    """Rebuild a ReadResult from ``result_to_dict``'s output.
+
+    Raises:
+        ValueError: the data does not describe a ReadResult of a known kind (e.g. a cache written
+            by another version); treat the entry as missing.
+    """
+    try:
+        kind = data["kind"]
+        record = None
+        if data.get("record") is not None:
+            values = dict(data["record"])
+            if kind == "detection":
+                values["risk_objects"] = tuple(RiskObject(**obj) for obj in values["risk_objects"])
+                values["threat_objects"] = tuple(ThreatObject(**obj) for obj in values["threat_objects"])
+            record = _KINDS[kind](**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        rejection = None
+        if data.get("rejection") is not None:
+            rejection = Rejection(data["rejection"]["path"], data["rejection"]["reason"])
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not a cached read result: {exc}") from None
+    return ReadResult(kind, record, rejection)

@@ -98,7 +98,7 @@ def member_kind(path: str) -> str | None:
     if path in CATALOGUE_PATHS:
         return "catalogue"
     parts = path.split("/")
-    if len(parts) < 2 or not parts[-1].endswith((".yml", ".yaml")):
+    if len(parts) < 2 or not parts[-1].endswith(".yml"):
         return None
     if parts[0] == "removed":
         if len(parts) == 2:

@@ -246,10 +246,15 @@ class _Unsupported(Exception):
 def _compile(sub: Mapping[str, Any]) -> Check:
     """Compile a sub-schema into one closure; raise _Unsupported for other keywords."""
     checks = [_keyword(sub, key) for key in sub if key not in _ANNOTATIONS and key not in ("then", "else")]
-    checks = [c for c in checks if c is not None]
+    checks = tuple(c for c in checks if c is not None)
+    if len(checks) == 1:
+        return checks[0]
 
     def run(value: Any) -> bool:
-        return all(check(value) for check in checks)
+        for check in checks:
+            if not check(value):
+                return False
+        return True
 
     return run
 
@@ -259,15 +264,33 @@ def _keyword(sub: Mapping[str, Any], key: str) -> Check | None:
     if key == "type":
         names = arg if isinstance(arg, list) else [arg]
         tests = [_TYPES[name] for name in names]
-        return lambda v: any(t(v) for t in tests)
+        return tests[0] if len(tests) == 1 else lambda v: any(t(v) for t in tests)
     if key == "required":
         return lambda v: not isinstance(v, dict) or all(k in v for k in arg)
     if key == "properties":
-        props = {name: _compile(schema) for name, schema in arg.items()}
-        return lambda v: not isinstance(v, dict) or all(props[k](v[k]) for k in props if k in v)
+        props = tuple((name, _compile(schema)) for name, schema in arg.items())
+
+        def properties(v: Any) -> bool:
+            if not isinstance(v, dict):
+                return True
+            for name, check in props:
+                if name in v and not check(v[name]):
+                    return False
+            return True
+
+        return properties
     if key == "items" and isinstance(arg, dict):
         item = _compile(arg)
-        return lambda v: not isinstance(v, list) or all(item(x) for x in v)
+
+        def items(v: Any) -> bool:
+            if not isinstance(v, list):
+                return True
+            for x in v:
+                if not item(x):
+                    return False
+            return True
+
+        return items
     if key == "pattern":
         search = re.compile(arg).search
         return lambda v: not isinstance(v, str) or search(v) is not None
