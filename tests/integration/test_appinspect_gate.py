@@ -30,10 +30,8 @@ def test_broken_copy_fails_the_gate(tmp_path):
     meta = broken / "metadata" / "default.meta"
     meta.write_text(meta.read_text().replace("write : [ admin, sc_admin ]", "write : [ * ]"))
     with open(broken / "default" / "savedsearches.conf", "a") as conf:
-        conf.write(
-            "\n[Broken realtime search]\nsearch = index=main\nenableSched = 1\n"
-            "cron_schedule = * * * * *\ndispatch.earliest_time = rt-5m\ndispatch.latest_time = rt\n"
-        )
+        conf.write("\n[Broken realtime search]\nsearch = index=main\nenableSched = 1\n"
+                   "cron_schedule = * * * * *\ndispatch.earliest_time = rt-5m\ndispatch.latest_time = rt\n")
     package = packaging.build(broken, tmp_path / "dist").path
     result = checks.appinspect_gate(package, cloud=False)
     assert not result.ok

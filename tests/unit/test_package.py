@@ -27,15 +27,8 @@ def members(package):
 def test_top_folder_is_the_app_id_and_manifest_is_present(built):
     names = [m.name for m in members(built)]
     assert {n.split("/")[0] for n in names} == {"malicious_image"}
-    for required in (
-        "app.manifest",
-        "default/app.conf",
-        "metadata/default.meta",
-        "LICENSE",
-        "default/data/ui/nav/default.xml",
-        "static/appIcon.png",
-        "static/appIcon_2x.png",
-    ):
+    for required in ("app.manifest", "default/app.conf", "metadata/default.meta", "LICENSE",
+                     "default/data/ui/nav/default.xml", "static/appIcon.png", "static/appIcon_2x.png"):
         assert f"malicious_image/{required}" in names
 
 
@@ -49,11 +42,8 @@ def test_version_is_the_same_in_app_conf_and_manifest(built):
 def test_version_mismatch_is_refused(tmp_path):
     copy = tmp_path / "app"
     shutil.copytree(packaging.APP / "default", copy / "default")
-    manifest = (
-        (packaging.APP / "app.manifest")
-        .read_text()
-        .replace(f'"version": "{packaging.app_version()}"', '"version": "9.9.9"')
-    )
+    manifest = (packaging.APP / "app.manifest").read_text().replace(
+        f'"version": "{packaging.app_version()}"', '"version": "9.9.9"')
     (copy / "app.manifest").write_text(manifest)
     with pytest.raises(packaging.PackagingError, match=r"9\.9\.9"):
         packaging.build(copy, tmp_path / "dist")
@@ -73,14 +63,8 @@ def test_no_binaries_compiled_python_hidden_files_or_local(built):
 def test_vendored_libraries_are_pure_python_and_without_tests(built):
     names = [m.name for m in members(built)]
     lib = [n for n in names if n.startswith("malicious_image/lib/")]
-    for wanted in (
-        "yaml/__init__.py",
-        "requests/__init__.py",
-        "jsonschema/__init__.py",
-        "splunklib/modularinput/__init__.py",
-        "urllib3/__init__.py",
-        "pyrsistent/__init__.py",
-    ):
+    for wanted in ("yaml/__init__.py", "requests/__init__.py", "jsonschema/__init__.py",
+                   "splunklib/modularinput/__init__.py", "urllib3/__init__.py", "pyrsistent/__init__.py"):
         assert f"malicious_image/lib/{wanted}" in names
     assert not [n for n in lib if "/splunklib/ai/" in n or "/tests/" in n or n.endswith("/_yaml/__init__.py")]
 
@@ -103,4 +87,4 @@ def test_members_are_sorted_with_fixed_owner_and_time(built):
     with open(built.path, "rb") as raw:
         header = raw.read(10)
     assert header[4:8] == b"\0\0\0\0"  # gzip MTIME field
-    assert gzip.decompress(built.path.read_bytes())[: len("malicious_image/")] == b"malicious_image/"
+    assert gzip.decompress(built.path.read_bytes())[:len("malicious_image/")] == b"malicious_image/"
