@@ -234,3 +234,10 @@ def test_a_non_loopback_splunkd_must_match_its_certificate_name(splunk_pki):
     client = SplunkdClient("https://splunk.example.com:8089", "k", verify=str(splunk_pki / "ca.pem"))
     adapter = client.session.get_adapter("https://splunk.example.com:8089/services")
     assert type(adapter).__name__ == "HTTPAdapter"
+
+
+def test_counts_page_through_large_collections(splunkd, monkeypatch):
+    monkeypatch.setattr("malicious_image.kvstore.READ_PAGE", 700)
+    writer = KVStoreTableWriter(client_for(splunkd))
+    writer.replace_tables({"macros": rows(2100)}, "g1")  # 3 full pages and an empty one
+    assert len(lookup(splunkd, "macros")) == 2100

@@ -78,6 +78,7 @@ MAX_BATCH_BYTES = 8 * 1024 * 1024
 RETRY_DELAYS = (0.5, 1.0)
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 TIMEOUT = 60.0
+READ_PAGE = 10000
 
 
 class KVStoreError(Exception):
@@ -274,12 +275,24 @@ class KVStoreTableWriter:
                 data=body.encode("utf-8"),
                 headers={"Content-Type": "application/json"},
             )
-        stored = self.client.call("GET", url, params={"fields": "_key", "limit": 0}).json()
-        if len(stored) != len(documents):
+        stored = self.count(url)
+        if stored != len(documents):
             raise KVStoreError(
-                f"{collection} holds {len(stored)} documents after the write, expected "
+                f"{collection} holds {stored} documents after the write, expected "
                 f"{len(documents)}; the lookup still shows the previous sync"
             )
+
+    def count(self, url: str) -> int:
+        """Documents in a collection, read by key in pages of ``READ_PAGE`` (Splunk caps one read at
+        limits.conf ``max_rows_per_query``, 50,000 by default)."""
+        total = 0
+        while True:
+            page = self.client.call(
+                "GET", url, params={"fields": "_key", "limit": READ_PAGE, "skip": total, "sort": "_key"}
+            ).json()
+            total += len(page)
+            if len(page) < READ_PAGE:
+                return total
 
 
 class KVStoreStateStore:
