@@ -40,6 +40,7 @@ Small API for tests::
     server.fail_request(3, status=500, match="batch_save")  # fault on the 3rd matching request
     server.drop_request(1, match="storage/passwords")       # close the connection without answer
     server.delay = 0.5                                     # slow every answer
+    server.on_request = hook                               # hook(stage, method, path), see below
     server.stop()
 """
 
@@ -55,7 +56,7 @@ import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 MAX_DOCUMENTS_PER_BATCH_SAVE = 1000
@@ -195,6 +196,9 @@ class SplunkdEmulator:
         self.batch_sizes: list[int] = []
         self.faults: list[Fault] = []
         self.delay = 0.0
+        # called as on_request(stage, method, path) with stage "before" (nothing applied yet) and
+        # "after" (applied, answer not sent): crash tests kill the client at an exact request
+        self.on_request: Callable[[str, str, str], None] | None = None
         self.lock = threading.RLock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -306,6 +310,8 @@ class _Handler(BaseHTTPRequestHandler):
             fault = state._fault_for(parts.path)
         if state.delay:
             time.sleep(state.delay)
+        if state.on_request is not None:
+            state.on_request("before", method, parts.path)
         if fault is not None and fault.kind == "drop":
             self.close_connection = True
             self.connection.close()
@@ -318,7 +324,12 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = self._route(method, parts.path, query, body)
         except HttpError as exc:
             status, payload = exc.status, {"messages": [{"type": exc.kind, "text": exc.text}]}
-        self._send(status, payload)
+        if state.on_request is not None:
+            state.on_request("after", method, parts.path)
+        try:
+            self._send(status, payload)
+        except OSError:  # the client is gone (killed): nothing to answer
+            self.close_connection = True
 
     def _send(self, status: int, payload: Any) -> None:
         data = json.dumps(payload).encode("utf-8")

@@ -2,13 +2,15 @@
 complete new table, and the next run recovers with no manual step.
 
 CRASH_TRIALS (environment, default 6) sets the number of kills; issue 6 runs it with 100+.
-Kill times are uniform over one measured run, so they land in the download, the parse, the KV
-store writes and the lookup switches alike; the splunkd emulator answers each request after a
-small delay to widen the write window.
+A quarter of the kills come at a random time of a (measured) run, mostly in download and parse;
+the rest at a random splunkd request of the run (state read, collection emptying, each
+batch_save, the counts, each lookup switch, the state save), either before splunkd applies it or
+after it applied it but before the answer: the points where a partial table could appear.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -51,6 +53,26 @@ def assert_whole(splunkd: SplunkdEmulator, expected: dict[str, dict[str, int]]) 
     return "/".join(sorted(c[:7] for c in commits))
 
 
+def synced_commit(splunkd: SplunkdEmulator) -> str:
+    """The commit of the sync state saved last ("" when none)."""
+    docs = splunkd.collections["malicious_image_sync_state"]
+    return json.loads(docs[0]["state_json"]).get("commit", "") if docs else ""
+
+
+def killer(process, target: int, stage: str):
+    """An on_request hook that kills ``process`` at its ``target``-th splunkd request."""
+    seen = {"count": 0}
+
+    def hook(when: str, method: str, path: str) -> None:
+        if when == "before":
+            seen["count"] += 1
+        if seen["count"] == target and when == stage and process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)  # dead before splunkd answers (or applies, for "before")
+
+    return hook
+
+
 def test_kill_9_at_random_points_never_leaves_a_partial_lookup(tmp_path):
     home = tmp_path / "splunk"
     (home / "var" / "log" / "splunk").mkdir(parents=True)
@@ -66,29 +88,38 @@ def test_kill_9_at_random_points_never_leaves_a_partial_lookup(tmp_path):
     )
     rng = random.Random(int(os.environ.get("CRASH_SEED", "1204003")))
     try:
-        expected, run_seconds = {}, 0.0
-        for snapshot in (SNAPSHOT_A, SNAPSHOT_B, SNAPSHOT_A):  # whole runs: counts, warm cache, timing
+        expected, timing, sha_of = {}, {}, {}
+        for snapshot in (SNAPSHOT_A, SNAPSHOT_B):  # whole runs: expected counts, timings, request counts
             sha = github.set_ref("develop", snapshot)
+            splunkd.requests.clear()
             started = time.monotonic()
             status = run_modinput([], xml, home).status
-            run_seconds = time.monotonic() - started  # the last one: a warm-cache run, as the trials are
+            # the parse cache holds one snapshot, so these runs are cold, as every trial below is
+            timing[snapshot] = (time.monotonic() - started, len(splunkd.requests) * 4 // 3 + 10)
             assert status["outcome"] == "updated", status["message"]
-            expected[sha] = status["counts"]
-        splunkd.delay = 0.002
+            expected[sha], sha_of[snapshot] = status["counts"], sha
         seen = []
-        for trial in range(TRIALS):
-            github.set_ref("develop", (SNAPSHOT_B, SNAPSHOT_A)[trial % 2])
+        for _ in range(TRIALS):
+            snapshot = SNAPSHOT_B if synced_commit(splunkd) == sha_of[SNAPSHOT_A] else SNAPSHOT_A
+            github.set_ref("develop", snapshot)  # always away from the synced commit: a real sync
+            wall, requests = timing[snapshot]
             process = start_modinput([], xml, home)
-            time.sleep(rng.uniform(0.0, run_seconds * 1.3))
-            process.send_signal(signal.SIGKILL)
-            process.wait(timeout=30)
-            seen.append(assert_whole(splunkd, expected))
-        splunkd.delay = 0.0
+            if rng.random() < 0.25:  # at a random time: mostly download and parse
+                where = f"{rng.uniform(0.0, wall * 1.1):.2f}s"
+                time.sleep(float(where[:-1]))
+                process.send_signal(signal.SIGKILL)
+            else:  # at a random splunkd request, before or after splunkd applied it
+                target, stage = rng.randint(1, requests), rng.choice(("before", "after"))
+                where = f"request {target} {stage}"
+                splunkd.on_request = killer(process, target, stage)
+            process.wait(timeout=120)
+            splunkd.on_request = None
+            seen.append(f"{where}: {assert_whole(splunkd, expected)}")
         final = run_modinput([], xml, home).status  # recovery: no manual step
         assert final["outcome"] in ("updated", "unchanged"), final["message"]
-        upstream = github.set_ref("develop", (SNAPSHOT_B, SNAPSHOT_A)[(TRIALS - 1) % 2])
-        assert assert_whole(splunkd, expected) == upstream[:7]
-        print(f"\n{TRIALS} kills, lookups after each: {seen}")
+        assert assert_whole(splunkd, expected) == final["commit"][:7] == synced_commit(splunkd)[:7]
+        assert final["commit"] == sha_of[snapshot]  # the upstream of the last trial
+        print(f"\n{TRIALS} kills (where: lookups left):\n  " + "\n  ".join(seen))
     finally:
         splunkd.stop()
         github.stop()
