@@ -241,3 +241,27 @@ def test_counts_page_through_large_collections(splunkd, monkeypatch):
     writer = KVStoreTableWriter(client_for(splunkd))
     writer.replace_tables({"macros": rows(2100)}, "g1")  # 3 full pages and an empty one
     assert len(lookup(splunkd, "macros")) == 2100
+
+
+def test_a_failed_switch_puts_the_switched_lookups_back(splunkd):
+    writer = KVStoreTableWriter(client_for(splunkd))
+    writer.replace_tables({"macros": rows(3), "stories": [{"id": "s"}], "tactics": [{"tactic": "x"}]}, "g1")
+    live_before = {
+        t: splunkd.conf_value("transforms", f"malicious_image_{t}", "collection")
+        for t in ("macros", "stories", "tactics")
+    }
+    # 3 reads of the live collections, then the switches: the third (tactics) fails with its retries
+    for nth in (6, 7, 8):
+        splunkd.fail_request(nth, status=500, match="configs/conf-transforms/malicious_image_")
+    splunkd.requests.clear()
+    with pytest.raises(KVStoreError, match="conf-transforms/malicious_image_tactics"):
+        writer.replace_tables({"macros": rows(4), "stories": [], "tactics": []}, "g2")
+    assert {
+        t: splunkd.conf_value("transforms", f"malicious_image_{t}", "collection") for t in live_before
+    } == live_before
+    assert len(lookup(splunkd, "macros")) == 3
+    switches = [p.rsplit("/", 1)[1] for m, p in splunkd.requests if m == "POST" and "conf-transforms" in p]
+    assert switches == ["malicious_image_macros", "malicious_image_stories"] + ["malicious_image_tactics"] * 3 + [
+        "malicious_image_stories",
+        "malicious_image_macros",
+    ]

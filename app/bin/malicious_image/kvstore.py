@@ -27,7 +27,9 @@ new one (one REST call flips it; splunkd writes the conf stanza as a whole). The
 junk; nobody reads it, and the next run empties it first. The state is saved after the switches,
 so a crash before that makes the next run see a changed commit and rewrite: recovery needs no
 manual step. A crash between two switches leaves some tables on the new generation and some on the
-old, each complete; the next run rewrites them all. Every document carries ``generation`` (the run's
+old, each complete (every row carries ``source_commit``); the next run rewrites them all. A switch
+that fails (rather than crashes) switches the tables already switched back to their old,
+untouched collections, so a failed run leaves every lookup on the previous sync. Every document carries ``generation`` (the run's
 id) so that a check can prove a table holds one generation only; the lookup definition's
 ``fields_list`` leaves it out, so lookups show exactly the contract's fields.
 
@@ -246,22 +248,36 @@ class KVStoreTableWriter:
         """Write every table into its standby collection, then switch the lookup definitions.
 
         Raises:
-            KVStoreError: a write or the final count failed; no lookup definition was switched
-                before every table was complete.
+            KVStoreError: a write or the final count failed (no lookup definition was switched), or
+                a switch failed (those already switched are switched back, best effort).
         """
         plan = []
         for table, rows in tables.items():
             live = self.live_collection(table)
             standby = self.standby_collection(table, live)
             self._fill(standby, rows, generation)
-            plan.append((table, standby))
-        for table, standby in plan:
-            self.client.call(
-                "POST",
-                self.client.ns(f"configs/conf-transforms/{quote(PREFIX + table)}"),
-                data={"collection": standby},
-                params={"output_mode": "json"},
-            )
+            plan.append((table, live, standby))
+        switched: list[tuple[str, str]] = []
+        try:
+            for table, live, standby in plan:
+                self._point(table, standby)
+                switched.append((table, live))
+        except KVStoreError:
+            for table, live in reversed(switched):  # best effort: back to the untouched old tables
+                try:
+                    self._point(table, live)
+                except KVStoreError:
+                    pass  # that table stays whole on the new generation; the next run rewrites all
+            raise
+
+    def _point(self, table: str, collection: str) -> None:
+        """Switch the lookup definition of ``table`` to ``collection`` (one REST call)."""
+        self.client.call(
+            "POST",
+            self.client.ns(f"configs/conf-transforms/{quote(PREFIX + table)}"),
+            data={"collection": collection},
+            params={"output_mode": "json"},
+        )
 
     def _fill(self, collection: str, rows: Sequence[Mapping[str, object]], generation: str) -> None:
         url = self.client.ns(f"storage/collections/data/{quote(collection)}")
