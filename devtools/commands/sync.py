@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-cache", action="store_true", help="parse every file (ignore and do not write .cache/)")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--verbose", action="store_true", help="log each step (key=value lines) to stderr")
     return parser
 
 
@@ -126,7 +127,9 @@ def format_summary(report: SyncReport) -> List[str]:
 def main(argv: List[str] | None = None) -> int:
     """Run ``build.py sync``; returns the exit status."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    # The summary reports failures; log lines only on request.
+    level = logging.INFO if args.verbose else logging.CRITICAL
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s %(message)s", stream=sys.stderr)
     try:
         source = _source(args)
     except (ValueError, SourceError) as exc:

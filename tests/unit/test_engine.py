@@ -241,6 +241,20 @@ def test_failed_write_keeps_the_state_of_the_tables_still_in_place(tmp_path, fak
     assert _run(newer, writer, store, fake).outcome == "updated"  # the next run recovers by itself
 
 
+def test_state_not_saved_after_the_write_says_so_and_the_next_run_syncs_again(tmp_path, fake):
+    class FailingSave(MemoryStateStore):
+        def save(self, state):
+            if state.outcome == "updated":
+                raise StateError("KV store unavailable")
+            super().save(state)
+
+    writer, store = MemoryWriter(), FailingSave()
+    report = _run(_tarball(tmp_path), writer, store, fake)
+    assert report.outcome == "failed" and len(writer.calls) == 1
+    assert "tables were replaced" in report.message and "next run will sync again" in report.message
+    assert store.state.outcome == "failed" and store.state.generation == ""
+
+
 @pytest.mark.parametrize(
     ("damage", "expected"),
     [

@@ -74,6 +74,12 @@ def test_member_kind(path, kind):
     assert member_kind(path) == kind
 
 
+def test_paths_are_recorded_relative_with_forward_slashes():
+    data = (FIXTURES / "era_b" / "macros/fixture_ctime.yml").read_bytes()
+    assert read_member("./macros\\fixture_ctime.yml", data).record.source_path == "macros/fixture_ctime.yml"
+    assert read_member("./detections/x.yml", b"[1]").rejection.path == "detections/x.yml"
+
+
 def test_read_member_ignores_files_the_sync_does_not_need():
     assert read_member("README.md", b"# hi").kind is None
     result = read_member("lookups/mitre_enrichment.csv", b"mitre_id,technique,tactics,groups\n")
@@ -206,3 +212,30 @@ def test_read_results_survive_a_round_trip_through_json(yaml_backend):
         assert again == result
     with pytest.raises(ValueError, match="not a cached read result"):
         result_from_dict({"kind": "detection", "record": {"id": "x"}, "rejection": None})
+
+
+def test_c2_variants_entity_list_and_intermediate_findings_only():
+    text = (FIXTURES / "era_c2" / SAME_RULE).read_text(encoding="utf-8")
+    # a finding may name several entities
+    as_list = text.replace(
+        "  entity:\n    field: dest\n    type: system\n    score: 56\n",
+        "  entity:\n  - field: dest\n    type: system\n    score: 56\n  - field: user\n    type: user\n    score: 40\n",
+    )
+    record = read_member(SAME_RULE, as_list.encode()).record
+    assert [(o.field, o.type, o.score) for o in record.risk_objects] == [("dest", "system", 56), ("user", "user", 56)]
+    # an Anomaly raises intermediate findings only: the message falls back to their title
+    start, end = text.index("finding:\n"), text.index("intermediate_findings:\n")
+    no_finding = (text[:start] + text[end:]).replace(
+        "intermediate_findings:\n", "intermediate_findings:\n  title: Pulled by $user$\n")
+    record = read_member(SAME_RULE, no_finding.encode()).record
+    assert [(o.field, o.type, o.score) for o in record.risk_objects] == [("user", "user", 56)]
+    assert (record.risk_message, record.risk_score, record.era) == ("Pulled by $user$", 56, "C2")
+
+
+def test_c1_hunting_without_rba_raises_no_risk():
+    text = (FIXTURES / "era_c1" / SAME_RULE).read_text(encoding="utf-8")
+    start, end = text.index("rba:\n"), text.index("tags:\n")
+    hunting = (text[:start] + text[end:]).replace("type: TTP", "type: hunting")
+    record = read_member(SAME_RULE, hunting.encode()).record
+    assert record.era == "B"  # without rba nothing tells C1 from B, and nothing needs to
+    assert (record.type, record.risk_objects, record.threat_objects, record.risk_score) == ("Hunting", (), (), None)

@@ -47,13 +47,13 @@ def reason_for(text, path=PATH):
          "field 'date' is not a date (YYYY-MM-DD) (found '14/03/2022')"),
         ("date: '2022-03-14'", "date: '2022-02-30'",
          "field 'date' is not a date (YYYY-MM-DD) (found '2022-02-30')"),
-        ("date: '2022-03-14'\n", "", "field 'date' is missing"),
+        ("date: '2022-03-14'\n", "", "field 'date' is missing or empty"),
         ("status: production", "status: retired",
          "field 'status' is not one of production, experimental, deprecated, removed, validation"
          " (found 'retired')"),
         ("version: 2", "version: two", "field 'version' must be a whole number, found 'two'"),
         ("version: 2", "version: 0", "field 'version' is not a positive whole number (found 0)"),
-        ("name: Container Image Pulled From Unlisted Registry\n", "", "field 'name' is empty (found '')"),
+        ("name: Container Image Pulled From Unlisted Registry\n", "", "field 'name' is missing or empty"),
         ("tags:\n", "tags: [a, b]\nold_tags:\n", "field 'tags' must be a mapping, found a list"),
         ("description: A container", "description:\n- A container",
          "field 'description' must be text, found a list"),
@@ -67,7 +67,7 @@ def test_bad_field_gives_a_precise_reason(old, new, reason):
 def test_empty_search_is_a_defect_unless_removed():
     head, rest = GOOD_C1.split("search: >-")
     text = head + "search: ''\nhow_to_implement" + rest.split("\nhow_to_implement", 1)[1]
-    assert reason_for(text) == "field 'search' is empty (found '')"
+    assert reason_for(text) == "field 'search' is missing or empty"
 
 
 def test_rba_score_out_of_range():
@@ -158,3 +158,8 @@ def test_oversized_file_is_not_parsed():
     data = b"description: '" + b"x" * yaml_safe.MAX_BYTES + b"'\n"
     with pytest.raises(YamlError, match="bytes is larger than the 2,097,152 bytes accepted"):
         load_yaml(data)
+
+
+def test_the_first_problem_in_field_order_is_reported():
+    # id comes before date in the record: an admin fixes them in the order they are reported
+    assert reason_for("name: x\n") == "field 'id' is missing or empty"

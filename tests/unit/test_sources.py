@@ -203,7 +203,7 @@ def test_bad_token_is_401_and_not_retried(gh, sleep):
 
 def test_refused_connection_is_a_network_error(sleep):
     source = GitHubSource(api_url="http://127.0.0.1:9", retry_policy=RetryPolicy(attempts=2, sleep=sleep))
-    with pytest.raises(NetworkError, match=r"could not reach 127\.0\.0\.1"):
+    with pytest.raises(NetworkError, match=r"could not reach 127\.0\.0\.1 \(connection refused\)"):
         source.resolve(None)
     assert sleep.calls == [2.0]
 
@@ -269,6 +269,15 @@ def test_directory_source_skips_links_and_reads_head(tmp_path):
     with source.open(resolution, lambda p: p.endswith(".yml")) as stream:
         assert {m.path: m.data for m in stream} == {"macros/a.yml": b"name: a\n"}
     assert [(s.path, "symbolic link" in s.reason) for s in stream.skipped] == [("macros/evil.yml", True)]
+
+
+def test_directory_source_reads_inside_an_unpacked_tarball_folder(tmp_path):
+    top = tmp_path / "splunk-security_content-b13b314" / "macros"
+    top.mkdir(parents=True)
+    (top / "a.yml").write_bytes(b"name: a\n")
+    source = DirectorySource(tmp_path)
+    with source.open(source.resolve(None), lambda p: True) as stream:
+        assert [m.path for m in stream] == ["macros/a.yml"]
 
 
 def test_source_from_spec_picks_the_kind(tmp_path):

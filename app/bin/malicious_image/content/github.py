@@ -292,7 +292,7 @@ class GitHubSource:
             raise NetworkError(f"timed out talking to {parts.hostname} (timeouts {self.timeout} s)") from None
         except requests.exceptions.RequestException as exc:
             raise NetworkError(
-                f"could not reach {parts.hostname} ({type(exc).__name__}: {_redact(str(exc), self._token)[:200]})"
+                f"could not reach {parts.hostname} ({_network_cause(_redact(str(exc), self._token))})"
             ) from None
 
     def _check(self, response: Any) -> None:
@@ -325,6 +325,24 @@ class GitHubSource:
                 "check the repository, the ref, and that the token can read a private repository"
             )
         raise HTTPStatusError(f"GitHub refused the request (HTTP {status} on {host}: {detail or 'no detail'})", status)
+
+
+_CAUSES = (
+    (("NameResolutionError", "Name or service not known", "getaddrinfo", "nodename nor servname",
+      "Temporary failure in name resolution"), "the name could not be resolved: check DNS or configure a proxy"),
+    (("Connection refused", "ECONNREFUSED"), "connection refused"),
+    (("Connection reset", "ECONNRESET", "RemoteDisconnected"), "the connection was closed by the other end"),
+    (("timed out", "Timeout"), "timed out"),
+    (("Network is unreachable", "No route to host"), "no route to the host: check the network or the proxy"),
+)  # fmt: skip
+
+
+def _network_cause(text: str) -> str:
+    """A short cause for a connection error (urllib3's own text is long and nested)."""
+    for needles, cause in _CAUSES:
+        if any(needle in text for needle in needles):
+            return cause
+    return text[:160]
 
 
 def _error_detail(response: Any) -> str:

@@ -92,9 +92,7 @@ def member_kind(path: str) -> str | None:
         sync does not read the file (other folders, ``.untested`` markers, CSV lookups, a name
         that does not end in ``.yml`` exactly, as upstream's own build tools ignore those).
     """
-    path = path.replace("\\", "/")
-    while path.startswith("./"):
-        path = path[2:]
+    path = _relative(path)
     if path in CATALOGUE_PATHS:
         return "catalogue"
     parts = path.split("/")
@@ -121,6 +119,7 @@ def read_member(path: str, data: bytes, *, commit: str = "") -> ReadResult:
         not need, and ``ReadResult("catalogue")`` for the ATT&CK catalogue (read it with
         ``read_catalogue``).
     """
+    path = _relative(path)
     kind = member_kind(path)
     if kind is None or kind == "catalogue":
         return ReadResult(kind)
@@ -137,10 +136,18 @@ def read_member(path: str, data: bytes, *, commit: str = "") -> ReadResult:
     return ReadResult(kind, record=_MAKERS[kind](fields))
 
 
+def _relative(path: str) -> str:
+    """``./detections\\x.yml`` -> ``detections/x.yml``: the form used in records and rejections."""
+    path = path.replace("\\", "/")
+    while path.startswith("./"):
+        path = path[2:]
+    return path
+
+
 # ---------------------------------------------------------------------------------- detections
 
 def _detection_fields(path: str, doc: Dict[str, Any], commit: str) -> Dict[str, Any]:
-    parts = path.replace("\\", "/").split("/")
+    parts = path.split("/")
     era = _era(parts, doc)
     tags = mapping(doc, "tags")
     if era == "C2":
@@ -323,10 +330,17 @@ def _objects(value: Any, where: str, *, scored: bool) -> List[Dict[str, Any]]:
 
 
 def _sorted_unique(objects: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Canonical order (field, type) without repeats: eras list entities in different orders."""
-    seen = {}
+    """Canonical order (field, type) without repeats: eras list entities in different orders.
+
+    An entity listed twice with different scores keeps the higher one.
+    """
+    seen: Dict[Tuple[str, str], Dict[str, Any]] = {}
     for obj in objects:
-        seen.setdefault((obj["field"], obj["type"]), obj)
+        key = (obj["field"], obj["type"])
+        kept = seen.setdefault(key, obj)
+        score, old = obj.get("score"), kept.get("score")
+        if is_number(score) and is_number(old) and score > old:
+            seen[key] = obj
     return [seen[key] for key in sorted(seen)]
 
 

@@ -192,6 +192,8 @@ def _reason(error: Any) -> str:
         path = [*path, missing]
         return f"field '{_dotted(path)}' is missing"
     where = f"field '{_dotted(path)}'" if path else "the record"
+    if error.instance == "" and error.validator in ("minLength", "pattern"):
+        return f"{where} is missing or empty"
     custom = error.schema.get("x-message") if isinstance(error.schema, dict) else None
     if custom and error.validator != "type":
         return f"{where} {custom} (found {_short(error.instance)})"

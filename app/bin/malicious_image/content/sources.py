@@ -280,15 +280,34 @@ def git_head(root: Path) -> str:
     return head.lower() if _SHA_RE.match(head.lower()) else ""
 
 
+_CONTENT_FOLDERS = ("detections", "stories", "macros", "lookups")
+
+
+def _content_root(folder: Path) -> Path:
+    """``folder``, or its only sub-folder when that is where the content is (an unpacked tarball)."""
+    try:
+        if any((folder / name).is_dir() for name in _CONTENT_FOLDERS):
+            return folder
+        entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    except OSError:
+        return folder
+    if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():
+        if any((entries[0] / name).is_dir() for name in _CONTENT_FOLDERS):
+            return entries[0]
+    return folder
+
+
 class DirectorySource:
     """security_content from a local folder (a checkout or an unpacked tarball).
 
     The commit is the checkout's HEAD when there is a ``.git`` folder, else "". Every run reads
-    the files; the engine reports "unchanged" when their blob hashes match the last run.
+    the files; the engine reports "unchanged" when their blob hashes match the last run. A
+    folder holding only the top folder of an unpacked GitHub tarball
+    (``splunk-security_content-<sha7>/``) is read from inside that folder.
     """
 
     def __init__(self, path: str | os.PathLike, *, limits: ArchiveLimits | None = None):
-        self.path = Path(path).expanduser().resolve()
+        self.path = _content_root(Path(path).expanduser().resolve())
         self.repository = str(self.path)
         self.ref = ""
         self.limits = limits or ArchiveLimits()

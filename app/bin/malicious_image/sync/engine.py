@@ -182,6 +182,7 @@ def run_sync(
     timer = _Timer(report.durations)
     notify = progress or (lambda phase, done, total: None)
     previous: SyncState | None = None
+    written = ""  # the generation written by this run, once replace_tables has returned
     try:
         previous = _load_state(state_store, report)
         fingerprint = code_fingerprint()
@@ -210,6 +211,7 @@ def run_sync(
         generation = _next_generation(previous)
         notify("write", 0, 1)
         timer("write", lambda: writer.replace_tables(tables, generation))
+        written = generation
         report.generation = generation
         report.counts = {name: len(rows) for name, rows in tables.items()}
         report.outcome = "updated"
@@ -223,10 +225,10 @@ def run_sync(
         report.message = f"tables replaced with {commit[:12] or 'the content'} (generation {generation})"
         notify("write", 1, 1)
     except (SourceError, ArchiveError, SyncError, StateError) as exc:
-        _fail(report, str(exc), previous, state_store)
+        _fail(report, str(exc), previous, state_store, written)
     except Exception as exc:  # a writer or reader failure this module does not know by type
         LOG.exception("action=sync_failed reason=unexpected")
-        _fail(report, f"{type(exc).__name__}: {exc}", previous, state_store)
+        _fail(report, f"{type(exc).__name__}: {exc}", previous, state_store, written)
     finally:
         report.bytes_downloaded = int(getattr(source, "bytes_downloaded", 0))
         report.requests = int(getattr(source, "requests_made", 0))
@@ -350,9 +352,19 @@ def _finish_unchanged(report: SyncReport, previous: SyncState, resolution: Resol
         state_store.save(dataclasses.replace(previous, etag=etag, outcome="unchanged", finished_at=_now()))
 
 
-def _fail(report: SyncReport, message: str, previous: SyncState | None, state_store: StateStore) -> None:
+def _fail(
+    report: SyncReport, message: str, previous: SyncState | None, state_store: StateStore, written: str = ""
+) -> None:
     report.outcome = "failed"
-    report.message = f"{message}; the previous tables were left in place"
+    if written:  # the state still describes the previous tables, so the next run syncs again
+        report.message = (
+            f"{message}; the tables were replaced (generation {written}) but the sync state was not "
+            "saved, so the next run will sync again"
+        )
+    elif previous is not None and previous.generation:
+        report.message = f"{message}; the previous tables were left in place"
+    else:
+        report.message = f"{message}; no tables were written"
     LOG.error("action=sync_failed reason=%r", message)
     failed = dataclasses.replace(previous) if previous else SyncState(repository=report.repository, ref=report.ref)
     failed.outcome, failed.finished_at, failed.message = "failed", _now(), message[:500]
