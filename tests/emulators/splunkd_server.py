@@ -24,7 +24,8 @@ Emulation; follows these sections of the Splunk REST API Reference Manual (Splun
 - "Configuration endpoint descriptions": ``configs/conf-{file}`` and ``configs/conf-{file}/{stanza}``
   (GET; POST ``name=`` creates a stanza, POST on a stanza updates its keys).
 
-Differences from Splunk, on purpose: plain HTTP (no TLS); entity endpoints answer JSON whatever
+Differences from Splunk, on purpose: plain HTTP unless ``tls=(cert, key)`` is given (splunkd
+always serves HTTPS; the TLS tests use it); entity endpoints answer JSON whatever
 ``output_mode`` says (clients here always ask for ``output_mode=json``); one app namespace (the
 collections and conf stanzas of ``app``, reachable under ``/servicesNS/<owner>/<app>/`` and
 ``/services/``); the query language covers equality, ``$and``/``$or``/``$nor``, ``$ne``, ``$gt``,
@@ -39,6 +40,7 @@ Small API for tests::
     server.fail_request(3, status=500, match="batch_save")  # fault on the 3rd matching request
     server.drop_request(1, match="storage/passwords")       # close the connection without answer
     server.delay = 0.5                                     # slow every answer
+    server.on_request = hook                               # hook(stage, method, path), see below
     server.stop()
 """
 
@@ -47,13 +49,14 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import ssl
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 MAX_DOCUMENTS_PER_BATCH_SAVE = 1000
@@ -174,8 +177,10 @@ class SplunkdEmulator:
         max_documents_per_batch_save: int = MAX_DOCUMENTS_PER_BATCH_SAVE,
         username: str = "admin",
         password: str = "changeme",
+        tls: tuple[str, str] | None = None,
     ) -> None:
         self.app = app
+        self.tls = tls  # (certificate chain PEM, key PEM): serve HTTPS instead of HTTP
         self.session_key = session_key or secrets.token_hex(16)
         self.shc_role = shc_role  # "standalone", "member" or "captain"
         self.server_name = server_name
@@ -191,6 +196,9 @@ class SplunkdEmulator:
         self.batch_sizes: list[int] = []
         self.faults: list[Fault] = []
         self.delay = 0.0
+        # called as on_request(stage, method, path) with stage "before" (nothing applied yet) and
+        # "after" (applied, answer not sent): crash tests kill the client at an exact request
+        self.on_request: Callable[[str, str, str], None] | None = None
         self.lock = threading.RLock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -211,6 +219,10 @@ class SplunkdEmulator:
         handler = type("Handler", (_Handler,), {"server_state": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
+        if self.tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
@@ -224,7 +236,8 @@ class SplunkdEmulator:
     @property
     def url(self) -> str:
         assert self._httpd is not None, "start() first"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}"
 
     def __enter__(self) -> SplunkdEmulator:
         return self.start()
@@ -297,21 +310,26 @@ class _Handler(BaseHTTPRequestHandler):
             fault = state._fault_for(parts.path)
         if state.delay:
             time.sleep(state.delay)
+        if state.on_request is not None:
+            state.on_request("before", method, parts.path)
         if fault is not None and fault.kind == "drop":
             self.close_connection = True
             self.connection.close()
             return
         if fault is not None:
-            self._send(
-                fault.status, {"messages": [{"type": "ERROR", "text": "Internal server error (fault)"}]}
-            )
+            self._send(fault.status, {"messages": [{"type": "ERROR", "text": "Internal server error (fault)"}]})
             return
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         try:
             status, payload = self._route(method, parts.path, query, body)
         except HttpError as exc:
             status, payload = exc.status, {"messages": [{"type": exc.kind, "text": exc.text}]}
-        self._send(status, payload)
+        if state.on_request is not None:
+            state.on_request("after", method, parts.path)
+        try:
+            self._send(status, payload)
+        except OSError:  # the client is gone (killed): nothing to answer
+            self.close_connection = True
 
     def _send(self, status: int, payload: Any) -> None:
         data = json.dumps(payload).encode("utf-8")
@@ -385,9 +403,7 @@ def _feed(entries: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
 
 def _captain_info(state: SplunkdEmulator) -> tuple[int, Any]:
     if state.shc_role == "standalone":
-        raise HttpError(
-            503, "Search head clustering is not enabled on this node. REST endpoint is not available"
-        )
+        raise HttpError(503, "Search head clustering is not enabled on this node. REST endpoint is not available")
     return 200, _feed(
         [
             (

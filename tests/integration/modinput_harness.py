@@ -50,9 +50,7 @@ class Done:
     def status(self) -> dict[str, Any]:
         """The one status event's JSON (asserts there is exactly one)."""
         events = self.events
-        assert len(events) == 1, (
-            f"expected one status event, got {len(events)}: {self.stdout!r} {self.stderr!r}"
-        )
+        assert len(events) == 1, f"expected one status event, got {len(events)}: {self.stdout!r} {self.stderr!r}"
         assert events[0]["sourcetype"] == "malicious_image:sync"
         return events[0]["data"]
 
@@ -113,3 +111,10 @@ def log_text(splunk_home: Path) -> str:
     """Everything the input wrote to $SPLUNK_HOME/var/log/splunk/malicious_image.log."""
     path = splunk_home / "var" / "log" / "splunk" / "malicious_image.log"
     return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+def finish(process: subprocess.Popen, timeout: float = 120) -> Done:
+    """Wait for a run started with :func:`start_modinput` and collect what it wrote."""
+    assert process.stdout is not None and process.stderr is not None
+    returncode = process.wait(timeout=timeout)
+    return Done(returncode, process.stdout.read(), process.stderr.read())

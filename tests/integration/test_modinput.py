@@ -77,9 +77,7 @@ def test_validate_accepts_a_good_stanza(splunkd, splunk_home):
     ],
 )
 def test_validate_rejects_with_a_message_the_admin_can_act_on(splunkd, splunk_home, name, expected):
-    xml = fixture(
-        name, server_uri=splunkd.url, session_key=splunkd.session_key, checkpoint_dir=str(splunk_home)
-    )
+    xml = fixture(name, server_uri=splunkd.url, session_key=splunkd.session_key, checkpoint_dir=str(splunk_home))
     done = run_modinput(["--validate-arguments"], xml, splunk_home)
     assert done.returncode == 1
     error = ET.fromstring(done.stdout)

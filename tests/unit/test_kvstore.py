@@ -46,7 +46,8 @@ def test_the_shipped_conf_defines_two_collections_per_lookup():
     transforms = SplunkdEmulator(app_dir=APP).confs["transforms"]
     collections = SplunkdEmulator(app_dir=APP).confs["collections"]
     tables = {"detections", "techniques", "tactics", "stories", "macros"}
-    assert {name.removeprefix("malicious_image_") for name in transforms} == tables
+    kvstore = {name for name, stanza in transforms.items() if stanza.get("external_type") == "kvstore"}
+    assert {name.removeprefix("malicious_image_") for name in kvstore} == tables
     for table in tables:
         assert transforms[f"malicious_image_{table}"]["external_type"] == "kvstore"
         assert {f"malicious_image_{table}_a", f"malicious_image_{table}_b"} <= set(collections)
@@ -64,20 +65,14 @@ def test_batches_never_exceed_1000_documents_or_the_byte_cap():
 
 def test_replace_writes_the_standby_then_switches_the_lookup(splunkd):
     writer = KVStoreTableWriter(client_for(splunkd))
-    writer.replace_tables(
-        {"macros": rows(2500), "tactics": [{"tactic": "execution", "tactic_order": 1}]}, "g1"
-    )
-    assert (
-        splunkd.conf_value("transforms", "malicious_image_macros", "collection") == "malicious_image_macros_b"
-    )
+    writer.replace_tables({"macros": rows(2500), "tactics": [{"tactic": "execution", "tactic_order": 1}]}, "g1")
+    assert splunkd.conf_value("transforms", "malicious_image_macros", "collection") == "malicious_image_macros_b"
     assert len(lookup(splunkd, "macros")) == 2500
     assert {d["generation"] for d in lookup(splunkd, "macros")} == {"g1"}
     assert max(splunkd.batch_sizes) == 1000 and writer.batch_sizes == [1000, 1000, 500, 1]
 
     writer.replace_tables({"macros": rows(10, "new"), "tactics": []}, "g2")
-    assert (
-        splunkd.conf_value("transforms", "malicious_image_macros", "collection") == "malicious_image_macros_a"
-    )
+    assert splunkd.conf_value("transforms", "malicious_image_macros", "collection") == "malicious_image_macros_a"
     assert [d["definition"] for d in lookup(splunkd, "macros")] == ["search new"] * 10
     assert lookup(splunkd, "tactics") == []
     # the previous generation stays whole in the standby until the next run
@@ -114,9 +109,7 @@ def test_an_unknown_table_fails_before_any_switch(splunkd):
     writer = KVStoreTableWriter(client_for(splunkd))
     with pytest.raises(KVStoreError, match="malicious_image_nosuch"):
         writer.replace_tables({"macros": rows(3), "nosuch": rows(1)}, "g1")
-    assert (
-        splunkd.conf_value("transforms", "malicious_image_macros", "collection") == "malicious_image_macros_a"
-    )
+    assert splunkd.conf_value("transforms", "malicious_image_macros", "collection") == "malicious_image_macros_a"
 
 
 def test_a_wrong_session_key_is_a_clear_error(splunkd):
@@ -162,3 +155,114 @@ def test_a_state_the_lookups_do_not_show_is_not_trusted(splunkd):
     # a crash after the switch to generation 8 but before the state save
     writer.replace_tables({"macros": rows(3, "new")}, "8-y")
     assert store.load() is None
+
+
+@pytest.fixture(scope="module")
+def splunk_pki(tmp_path_factory):
+    """A CA like Splunk's (SplunkCommonCA) and a server certificate issued to SplunkServerDefaultCert."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    folder = tmp_path_factory.mktemp("pki")
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    for name, subject in (("ca", "SplunkCommonCA"), ("other_ca", "SomeOtherCA")):
+        openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.pem",
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={subject}",
+        )
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=SplunkServerDefaultCert",
+    )
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+    )
+    return folder
+
+
+def test_tls_to_a_loopback_splunkd_verifies_the_chain_against_splunks_ca(splunk_pki):
+    with SplunkdEmulator(app_dir=APP, tls=(str(splunk_pki / "server.pem"), str(splunk_pki / "server.key"))) as server:
+        assert server.url.startswith("https://127.0.0.1:")
+        good = SplunkdClient(server.url, server.session_key, verify=str(splunk_pki / "ca.pem"))
+        assert KVStoreTableWriter(good).live_collection("macros") == "malicious_image_macros_a"
+        wrong_ca = SplunkdClient(server.url, server.session_key, verify=str(splunk_pki / "other_ca.pem"))
+        with pytest.raises(KVStoreError, match="TLS verification of splunkd failed"):
+            KVStoreTableWriter(wrong_ca).live_collection("macros")
+        system_cas = SplunkdClient(server.url, server.session_key, verify=True)
+        with pytest.raises(KVStoreError, match="TLS verification"):
+            KVStoreTableWriter(system_cas).live_collection("macros")
+    with pytest.raises(ValueError, match="cannot be turned off"):
+        SplunkdClient("https://127.0.0.1:8089", "k", verify=False)
+
+
+def test_a_non_loopback_splunkd_must_match_its_certificate_name(splunk_pki):
+    client = SplunkdClient("https://splunk.example.com:8089", "k", verify=str(splunk_pki / "ca.pem"))
+    adapter = client.session.get_adapter("https://splunk.example.com:8089/services")
+    assert type(adapter).__name__ == "HTTPAdapter"
+
+
+def test_counts_page_through_large_collections(splunkd, monkeypatch):
+    monkeypatch.setattr("malicious_image.kvstore.READ_PAGE", 700)
+    writer = KVStoreTableWriter(client_for(splunkd))
+    writer.replace_tables({"macros": rows(2100)}, "g1")  # 3 full pages and an empty one
+    assert len(lookup(splunkd, "macros")) == 2100
+
+
+def test_a_failed_switch_puts_the_switched_lookups_back(splunkd):
+    writer = KVStoreTableWriter(client_for(splunkd))
+    writer.replace_tables({"macros": rows(3), "stories": [{"id": "s"}], "tactics": [{"tactic": "x"}]}, "g1")
+    live_before = {
+        t: splunkd.conf_value("transforms", f"malicious_image_{t}", "collection")
+        for t in ("macros", "stories", "tactics")
+    }
+    # 3 reads of the live collections, then the switches: the third (tactics) fails with its retries
+    for nth in (6, 7, 8):
+        splunkd.fail_request(nth, status=500, match="configs/conf-transforms/malicious_image_")
+    splunkd.requests.clear()
+    with pytest.raises(KVStoreError, match="conf-transforms/malicious_image_tactics"):
+        writer.replace_tables({"macros": rows(4), "stories": [], "tactics": []}, "g2")
+    assert {
+        t: splunkd.conf_value("transforms", f"malicious_image_{t}", "collection") for t in live_before
+    } == live_before
+    assert len(lookup(splunkd, "macros")) == 3
+    switches = [p.rsplit("/", 1)[1] for m, p in splunkd.requests if m == "POST" and "conf-transforms" in p]
+    assert switches == ["malicious_image_macros", "malicious_image_stories"] + ["malicious_image_tactics"] * 3 + [
+        "malicious_image_stories",
+        "malicious_image_macros",
+    ]

@@ -95,3 +95,22 @@ def test_the_proxy_password_is_put_in_the_url_and_masked():
     assert "p%40ss%3Aw%2Frd" not in redact(f"connecting via {url}")
     assert proxy_url("http://proxy.example.com:3128", "unused") == "http://proxy.example.com:3128"
     assert proxy_url("", None) is None
+
+
+def test_spec_scheme_and_default_stanza_agree():
+    import re
+
+    from malicious_image.modinput import SecurityContentInput
+
+    from tests.conftest import APP
+    from tests.emulators.splunkd_server import read_conf
+
+    spec = (APP / "README" / "inputs.conf.spec").read_text()
+    assert spec.startswith("[security_content://<name>]")
+    spec_keys = re.findall(r"^(\w+) = <", spec, re.M)
+    scheme_args = [a.name for a in SecurityContentInput().get_scheme().arguments]
+    assert spec_keys == scheme_args
+    stanza = read_conf(APP / "default" / "inputs.conf")["security_content"]
+    assert stanza["interval"] == "21600" and stanza["disabled"] == "1"
+    assert stanza["python.version"] == "python3" and stanza["python.required"] == "3.9, 3.13"
+    assert not any("password" in key or "token" in key for key in stanza)

@@ -82,9 +82,7 @@ def test_kv_insert_query_sort_fields_and_delete(splunkd):
 
 
 def test_document_by_key(splunkd):
-    key = call(splunkd, "POST", f"{NS}/storage/collections/data/things", json={"_key": "k1", "a": 1}).json()[
-        "_key"
-    ]
+    key = call(splunkd, "POST", f"{NS}/storage/collections/data/things", json={"_key": "k1", "a": 1}).json()["_key"]
     assert key == "k1"
     dup = call(splunkd, "POST", f"{NS}/storage/collections/data/things", json={"_key": "k1", "a": 2})
     assert dup.status_code == 409
@@ -143,10 +141,7 @@ def test_passwords_create_list_with_clear_password(splunkd):
 
 
 def test_captain_info_503_standalone_and_captain_label_in_a_cluster(splunkd):
-    assert (
-        call(splunkd, "GET", "/services/shcluster/captain/info", params={"output_mode": "json"}).status_code
-        == 503
-    )
+    assert call(splunkd, "GET", "/services/shcluster/captain/info", params={"output_mode": "json"}).status_code == 503
     member = SplunkdEmulator(shc_role="member", server_name="sh2", captain_name="sh1").start()
     try:
         info = call(member, "GET", "/services/shcluster/captain/info", params={"output_mode": "json"}).json()

@@ -27,7 +27,9 @@ new one (one REST call flips it; splunkd writes the conf stanza as a whole). The
 junk; nobody reads it, and the next run empties it first. The state is saved after the switches,
 so a crash before that makes the next run see a changed commit and rewrite: recovery needs no
 manual step. A crash between two switches leaves some tables on the new generation and some on the
-old, each complete; the next run rewrites them all. Every document carries ``generation`` (the run's
+old, each complete (every row carries ``source_commit``); the next run rewrites them all. A switch
+that fails (rather than crashes) switches the tables already switched back to their old,
+untouched collections, so a failed run leaves every lookup on the previous sync. Every document carries ``generation`` (the run's
 id) so that a check can prove a table holds one generation only; the lookup definition's
 ``fields_list`` leaves it out, so lookups show exactly the contract's fields.
 
@@ -40,8 +42,13 @@ In a search head cluster the KV store and conf changes made over REST replicate 
 the writer runs only on the captain (see modinput).
 
 TLS: splunkd's certificate at ``server_uri`` is usually signed by Splunk's own CA, not a public
-one. :func:`splunkd_verify` verifies against ``$SPLUNK_HOME/etc/auth/cacert.pem`` when that file
-exists (else the system's CA bundle). Verification is never turned off.
+one. :func:`splunkd_verify` verifies the chain against ``$SPLUNK_HOME/etc/auth/cacert.pem`` when
+that file exists (else the system's CA bundle); verification is never turned off. splunkd hands
+modular inputs ``https://127.0.0.1:8089``, and its default certificate is issued to
+``SplunkServerDefaultCert``, not to an address, so for a loopback ``server_uri`` only (127.0.0.1,
+::1, localhost) the certificate's name is not compared with the address: the chain must still
+lead to Splunk's CA, whose key only splunkd's own user can read. Any other ``server_uri`` gets the
+full check, name included.
 
 The state of the last run is one document (``_key = "state"``) in ``malicious_image_sync_state``;
 the state itself is kept as a JSON string because its per-file hashes are keyed by paths, which
@@ -59,6 +66,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 APP = "malicious_image"
 OWNER = "nobody"
@@ -70,7 +78,9 @@ STATE_KEY = "state"
 MAX_BATCH_DOCUMENTS = 1000
 MAX_BATCH_BYTES = 8 * 1024 * 1024
 RETRY_DELAYS = (0.5, 1.0)
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 TIMEOUT = 60.0
+READ_PAGE = 10000
 
 
 class KVStoreError(Exception):
@@ -86,6 +96,14 @@ def splunkd_verify(splunk_home: str | None = None) -> str | bool:
     home = splunk_home if splunk_home is not None else os.environ.get("SPLUNK_HOME", "")
     cacert = os.path.join(home, "etc", "auth", "cacert.pem") if home else ""
     return cacert if cacert and os.path.isfile(cacert) else True
+
+
+class _LoopbackTLSAdapter(HTTPAdapter):
+    """Verifies the certificate chain but not the name (loopback server_uri only; see module doc)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["assert_hostname"] = False
+        super().init_poolmanager(*args, **kwargs)
 
 
 class SplunkdClient:
@@ -117,8 +135,13 @@ class SplunkdClient:
         self.session = requests.Session()
         self.session.trust_env = False  # splunkd is local: never through an HTTP(S)_PROXY
         self.session.headers["Authorization"] = f"Splunk {session_key}"
-        if urlsplit(self.base).scheme == "https":
+        parts = urlsplit(self.base)
+        if parts.scheme == "https":
             self.session.verify = splunkd_verify() if verify is None else verify
+            if self.session.verify is False:
+                raise ValueError("TLS verification of splunkd cannot be turned off")
+            if parts.hostname in LOOPBACK_HOSTS:
+                self.session.mount(self.base + "/", _LoopbackTLSAdapter())
 
     def ns(self, path: str) -> str:
         """URL of ``path`` in the app's namespace (``/servicesNS/nobody/<app>/<path>``)."""
@@ -225,22 +248,36 @@ class KVStoreTableWriter:
         """Write every table into its standby collection, then switch the lookup definitions.
 
         Raises:
-            KVStoreError: a write or the final count failed; no lookup definition was switched
-                before every table was complete.
+            KVStoreError: a write or the final count failed (no lookup definition was switched), or
+                a switch failed (those already switched are switched back, best effort).
         """
         plan = []
         for table, rows in tables.items():
             live = self.live_collection(table)
             standby = self.standby_collection(table, live)
             self._fill(standby, rows, generation)
-            plan.append((table, standby))
-        for table, standby in plan:
-            self.client.call(
-                "POST",
-                self.client.ns(f"configs/conf-transforms/{quote(PREFIX + table)}"),
-                data={"collection": standby},
-                params={"output_mode": "json"},
-            )
+            plan.append((table, live, standby))
+        switched: list[tuple[str, str]] = []
+        try:
+            for table, live, standby in plan:
+                self._point(table, standby)
+                switched.append((table, live))
+        except KVStoreError:
+            for table, live in reversed(switched):  # best effort: back to the untouched old tables
+                try:
+                    self._point(table, live)
+                except KVStoreError:
+                    pass  # that table stays whole on the new generation; the next run rewrites all
+            raise
+
+    def _point(self, table: str, collection: str) -> None:
+        """Switch the lookup definition of ``table`` to ``collection`` (one REST call)."""
+        self.client.call(
+            "POST",
+            self.client.ns(f"configs/conf-transforms/{quote(PREFIX + table)}"),
+            data={"collection": collection},
+            params={"output_mode": "json"},
+        )
 
     def _fill(self, collection: str, rows: Sequence[Mapping[str, object]], generation: str) -> None:
         url = self.client.ns(f"storage/collections/data/{quote(collection)}")
@@ -254,12 +291,24 @@ class KVStoreTableWriter:
                 data=body.encode("utf-8"),
                 headers={"Content-Type": "application/json"},
             )
-        stored = self.client.call("GET", url, params={"fields": "_key", "limit": 0}).json()
-        if len(stored) != len(documents):
+        stored = self.count(url)
+        if stored != len(documents):
             raise KVStoreError(
-                f"{collection} holds {len(stored)} documents after the write, expected "
+                f"{collection} holds {stored} documents after the write, expected "
                 f"{len(documents)}; the lookup still shows the previous sync"
             )
+
+    def count(self, url: str) -> int:
+        """Documents in a collection, read by key in pages of ``READ_PAGE`` (Splunk caps one read at
+        limits.conf ``max_rows_per_query``, 50,000 by default)."""
+        total = 0
+        while True:
+            page = self.client.call(
+                "GET", url, params={"fields": "_key", "limit": READ_PAGE, "skip": total, "sort": "_key"}
+            ).json()
+            total += len(page)
+            if len(page) < READ_PAGE:
+                return total
 
 
 class KVStoreStateStore:
@@ -271,9 +320,7 @@ class KVStoreStateStore:
     instead of a wrong "unchanged".
     """
 
-    def __init__(
-        self, client: SplunkdClient, state_type: type | None = None, tables: Sequence[str] = TABLES
-    ) -> None:
+    def __init__(self, client: SplunkdClient, state_type: type | None = None, tables: Sequence[str] = TABLES) -> None:
         self.client = client
         self.state_type = state_type
         self.tables = tuple(tables)

@@ -86,9 +86,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, str]:
                 f"storage/passwords (realm {PASSWORD_REALM}, name {TOKEN_NAME})"
             )
         if len([p for p in url.path.split("/") if p]) != 2:
-            raise InputConfigError(
-                f"repository must look like https://github.com/OWNER/NAME (got {repository})"
-            )
+            raise InputConfigError(f"repository must look like https://github.com/OWNER/NAME (got {repository})")
     elif not os.path.isabs(repository):
         raise InputConfigError(
             "repository must be an https:// GitHub URL or the absolute path of a "
@@ -97,15 +95,11 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, str]:
     elif not os.path.exists(repository):
         raise InputConfigError(f"repository path {repository} does not exist on this search head")
     if not _REF_RE.match(ref) or ".." in ref:
-        raise InputConfigError(
-            f"ref must be a branch, tag or commit SHA such as develop or v4.42.0 (got {ref!r})"
-        )
+        raise InputConfigError(f"ref must be a branch, tag or commit SHA such as develop or v4.42.0 (got {ref!r})")
     if proxy:
         purl = urlsplit(proxy)
         if purl.scheme not in ("http", "https") or not purl.hostname:
-            raise InputConfigError(
-                f"proxy must be a URL such as http://proxy.example.com:3128 (got {redact(proxy)!r})"
-            )
+            raise InputConfigError(f"proxy must be a URL such as http://proxy.example.com:3128 (got {redact(proxy)!r})")
         if purl.password:
             raise InputConfigError(
                 "proxy must not contain a password; store it in storage/passwords "
@@ -113,9 +107,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, str]:
                 "http://USER@host:port here"
             )
     api = urlsplit(api_url)
-    if not api.hostname or not (
-        api.scheme == "https" or (api.scheme == "http" and api.hostname in LOOPBACK_HOSTS)
-    ):
+    if not api.hostname or not (api.scheme == "https" or (api.scheme == "http" and api.hostname in LOOPBACK_HOSTS)):
         raise InputConfigError(
             "api_url must be https://api.github.com or, for GitHub Enterprise, "
             f"https://HOST/api/v3 (plain http only on this host's loopback; got {api_url!r})"
@@ -309,9 +301,7 @@ def run_stanza(stanza: str, params: Mapping[str, Any], metadata: Mapping[str, An
     except RunSkipped as exc:
         event.update(outcome="skipped", message=str(exc))
     except Exception as exc:  # every error becomes a status event and one log line
-        event.update(
-            outcome="failed", error=type(exc).__name__, message=redact(str(exc)) or type(exc).__name__
-        )
+        event.update(outcome="failed", error=type(exc).__name__, message=redact(str(exc)) or type(exc).__name__)
     event.setdefault("durations", {})
     event["durations"]["run"] = round(time.monotonic() - started, 3)
     event = json.loads(redact(json.dumps(event)))
