@@ -15,9 +15,9 @@ import threading
 from http.server import ThreadingHTTPServer
 
 import pytest
-from malicious_image import alerting
 
 from devtools import replay
+from malicious_image import alerting
 from tests.conftest import APP
 from tests.emulators import splunkd_server
 from tests.emulators.splunkd_server import SplunkdEmulator

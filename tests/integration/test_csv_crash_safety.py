@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from malicious_image.sync.csv_writer import CsvTableWriter, read_csv
 
 ROOT = Path(__file__).resolve().parents[2]

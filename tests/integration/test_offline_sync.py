@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from conftest import SNAPSHOTS
-from malicious_image.sync.csv_writer import read_csv
 
 from devtools.commands import sync as sync_command
+from malicious_image.sync.csv_writer import read_csv
 from tests.emulators.github_server import GitHubEmulator
 
 TARBALL_2022 = SNAPSHOTS / "splunk-security_content-ba8de57.tar.gz"

@@ -23,11 +23,11 @@ import time
 
 import pytest
 import yaml
+
 from malicious_image.content import yaml_safe
 from malicious_image.content.catalogue import load_tactic_order
 from malicious_image.content.reader import CATALOGUE_PATHS, member_kind, read_catalogue, read_member
 from malicious_image.sync.tables import build_tables, duplicate_detection_ids
-
 from tests.conftest import SNAPSHOTS
 
 # All three snapshots are read in the whole-suite run. The Python 3.9 and 3.13 runs (``-m

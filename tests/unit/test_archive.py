@@ -10,6 +10,7 @@ import pytest
 from conftest import SNAPSHOTS
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from malicious_image.content.archive import (
     ArchiveLimits,
     ArchiveTooLargeError,
@@ -19,7 +20,6 @@ from malicious_image.content.archive import (
     TruncatedArchiveError,
     git_blob_sha,
 )
-
 from tests.emulators.github_server import make_tarball
 
 pytestmark = pytest.mark.runtime

@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import pytest
+
 from malicious_image.content.catalogue import (
     DEFAULT_TACTIC_ORDER_PATH,
     CatalogueError,

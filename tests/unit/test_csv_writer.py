@@ -7,6 +7,7 @@ import json
 import os
 
 import pytest
+
 from malicious_image.sync.csv_writer import (
     CsvTableWriter,
     JsonStateStore,

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import pytest
 from conftest import SNAPSHOTS
+
 from malicious_image.content.sources import DirectorySource, GitHubSource, RetryPolicy, TarballSource
 from malicious_image.sync import engine
 from malicious_image.sync.engine import ContentReader, run_sync
 from malicious_image.sync.state import ParseCache, StateError, SyncState
-
 from tests.emulators.github_server import GitHubEmulator, make_tarball
 
 pytestmark = pytest.mark.runtime

@@ -6,6 +6,7 @@ import dataclasses
 import json
 
 import pytest
+
 from malicious_image.kvstore import (
     KVStoreError,
     KVStoreStateStore,
@@ -14,7 +15,6 @@ from malicious_image.kvstore import (
     batches,
     splunkd_verify,
 )
-
 from tests.conftest import APP
 from tests.emulators.splunkd_server import SplunkdEmulator
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from malicious_image.kvstore import SplunkdClient
 from malicious_image.modinput import (
     InputConfigError,
@@ -14,7 +15,6 @@ from malicious_image.modinput import (
 )
 from malicious_image.splunk_log import redact
 from malicious_image.sync_runner import proxy_url
-
 from tests.emulators.splunkd_server import SplunkdEmulator
 
 pytestmark = pytest.mark.runtime
@@ -101,7 +101,6 @@ def test_spec_scheme_and_default_stanza_agree():
     import re
 
     from malicious_image.modinput import SecurityContentInput
-
     from tests.conftest import APP
     from tests.emulators.splunkd_server import read_conf
 

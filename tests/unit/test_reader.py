@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+
 from malicious_image.content import yaml_safe
 from malicious_image.content.model import DETECTION_FIELDS, DataSource, Detection, LookupDef, Macro, Story
 from malicious_image.content.reader import member_kind, read_member

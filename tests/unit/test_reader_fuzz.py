@@ -14,6 +14,7 @@ pytest.importorskip("hypothesis")
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from malicious_image.content.reader import read_member
 
 pytestmark = pytest.mark.runtime

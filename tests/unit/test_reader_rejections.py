@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from malicious_image.content import yaml_safe
 from malicious_image.content.reader import read_member
 from malicious_image.content.yaml_safe import YamlError, load_yaml

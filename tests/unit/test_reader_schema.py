@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from jsonschema import Draft7Validator
+
 from malicious_image.content import reader, schema
 from malicious_image.content.yaml_safe import load_yaml
 

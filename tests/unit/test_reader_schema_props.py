@@ -11,8 +11,8 @@ pytest.importorskip("hypothesis")
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from malicious_image.content import schema
 
+from malicious_image.content import schema
 from tests.unit.test_reader_schema import DOCS, VALIDATORS
 
 pytestmark = pytest.mark.runtime

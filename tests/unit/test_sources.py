@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 from conftest import SNAPSHOTS
+
 from malicious_image.content.archive import NotGzipError
 from malicious_image.content.github import parse_repository
 from malicious_image.content.sources import (
@@ -26,7 +27,6 @@ from malicious_image.content.sources import (
     git_head,
     source_from_spec,
 )
-
 from tests.emulators.github_server import GitHubEmulator, make_tarball
 
 pytestmark = pytest.mark.runtime

@@ -7,8 +7,8 @@ import sys
 import textwrap
 
 import pytest
-from malicious_image.splunk_log import kv, redact, register_secret
 
+from malicious_image.splunk_log import kv, redact, register_secret
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.runtime

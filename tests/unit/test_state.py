@@ -6,6 +6,7 @@ import tarfile
 
 import pytest
 from conftest import SNAPSHOTS
+
 from malicious_image.content import reader
 from malicious_image.content.archive import git_blob_sha
 from malicious_image.sync.state import CACHE_FILE, ParseCache, SyncState, code_fingerprint

@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 import pytest
+
 from malicious_image.content.catalogue import load_tactic_order, read_catalogue
 from malicious_image.content.model import (
     DETECTION_FIELDS,

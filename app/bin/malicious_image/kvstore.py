@@ -29,9 +29,9 @@ so a crash before that makes the next run see a changed commit and rewrite: reco
 manual step. A crash between two switches leaves some tables on the new generation and some on the
 old, each complete (every row carries ``source_commit``); the next run rewrites them all. A switch
 that fails (rather than crashes) switches the tables already switched back to their old,
-untouched collections, so a failed run leaves every lookup on the previous sync. Every document carries ``generation`` (the run's
-id) so that a check can prove a table holds one generation only; the lookup definition's
-``fields_list`` leaves it out, so lookups show exactly the contract's fields.
+untouched collections, so a failed run leaves every lookup on the previous sync. Every document
+carries ``generation`` (the run's id) so that a check can prove a table holds one generation only;
+the lookup definition's ``fields_list`` leaves it out, so lookups show exactly the contract's fields.
 
 Why not one collection with a ``generation`` field and a transforms.conf ``filter``: the old rows
 would have to be deleted after the switch (a second crash window, and the collection doubles),
