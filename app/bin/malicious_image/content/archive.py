@@ -11,7 +11,9 @@ The archive comes from the internet and is treated as hostile (caps in :class:`A
 - a body that is not gzip raises :class:`NotGzipError`; a gzip stream that ends early raises
   :class:`TruncatedArchiveError`; a damaged one (bad deflate data, CRC) :class:`CorruptArchiveError`;
 - more decompressed bytes than ``max_total_bytes`` (a gzip bomb) raises :class:`ArchiveTooLargeError`
-  as soon as the cap is crossed, with memory bounded by one decompression chunk;
+  as soon as the cap is crossed, with memory bounded by one decompression chunk; so do more
+  compressed bytes than that (bytes after the end of the gzip stream are read, to check the
+  stream ends, but not without end);
 - absolute paths, ``..`` components and paths outside the top folder are skipped and reported;
 - symbolic links, hard links, devices and FIFOs under a wanted path are skipped and reported;
 - a wanted member larger than ``max_member_bytes`` is skipped (not read) and reported.
@@ -144,6 +146,11 @@ class _Gunzip:
     def _read_raw(self) -> bytes:
         chunk = self._raw.read(_READ_CHUNK)
         self.compressed_bytes += len(chunk)
+        if self.compressed_bytes > self._max:  # e.g. endless bytes after the end of the gzip stream
+            raise ArchiveTooLargeError(
+                f"the download is larger than {self._max // MB} MB (the configured cap); "
+                "it is not a security_content snapshot"
+            )
         return chunk
 
     def _inflate(self, data: bytes) -> bytes:
