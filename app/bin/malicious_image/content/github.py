@@ -32,6 +32,7 @@ from malicious_image.content.archive import ArchiveLimits, TarballReader, Wanted
 from malicious_image.content.sources import (
     HTTPStatusError,
     NetworkError,
+    ProxyAuthError,
     RateLimitError,
     RedirectRefusedError,
     Resolution,
@@ -55,6 +56,7 @@ USER_AGENT = "malicious_image-security-content-sync/1"
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _MAX_REDIRECTS = 5
+_MAX_SHA_ANSWER = 4096  # the "Get a commit" answer in the sha media type is 40 bytes
 
 
 def parse_repository(repository: str) -> Tuple[str, str]:
@@ -98,12 +100,13 @@ class _Body:
         self._secret = secret
         self.received = 0
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = -1, *, decode: bool = False) -> bytes:
+        """Up to ``size`` bytes of the body as sent (``decode``: undo a Content-Encoding)."""
         import requests  # vendored in app/lib
         import urllib3
 
         try:
-            chunk = self._response.raw.read(size if size > 0 else 64 * 1024, decode_content=False)
+            chunk = self._response.raw.read(size if size > 0 else 64 * 1024, decode_content=decode)
         except (
             OSError,
             urllib3.exceptions.HTTPError,
@@ -118,6 +121,21 @@ class _Body:
         if not chunk and self._expected is not None and self.received < self._expected:
             raise NetworkError(f"the connection closed after {self.received} of {self._expected} bytes of the tarball")
         return chunk
+
+    def read_at_most(self, limit: int) -> bytes:
+        """The whole (small) body, or SourceError when it is longer than ``limit`` bytes; closes it."""
+        try:
+            data = b""
+            while len(data) <= limit:
+                chunk = self.read(limit + 1 - len(data), decode=True)
+                if not chunk:
+                    return data
+                data += chunk
+            raise SourceError(
+                f"GitHub's answer is longer than {limit} bytes; it is not a commit SHA (check the API URL)"
+            )
+        finally:
+            self._response.close()
 
 
 class GitHubSource:
@@ -205,11 +223,13 @@ class GitHubSource:
         if same and previous.etag and previous.commit:
             headers["If-None-Match"] = previous.etag
         url = f"{self.api_url}/repos/{self.owner}/{self.repo}/commits/{quote(self.ref, safe='/')}"
-        response = self._get(url, headers, stream=False)
+        response = self._get(url, headers, stream=True)
         if response.status_code == 304:
+            response.close()
             return Resolution(previous.commit, previous.etag, unchanged=True)
-        sha = response.text.strip().lower()
-        self.bytes_downloaded += len(response.content)
+        content = _Body(response, None, self._token).read_at_most(_MAX_SHA_ANSWER)
+        sha = content.decode("ascii", "replace").strip().lower()
+        self.bytes_downloaded += len(content)
         if not _SHA_RE.match(sha):
             raise SourceError(
                 f"GitHub's answer for {self.repository} ref {self.ref!r} is not a commit SHA "
@@ -286,7 +306,7 @@ class GitHubSource:
         except requests.exceptions.ProxyError as exc:
             text = _redact(str(exc), self._token)
             if "407" in text:
-                raise SourceError("the proxy refused the credentials (HTTP 407); check the proxy setting") from None
+                raise ProxyAuthError(_PROXY_407) from None
             raise NetworkError(f"could not connect through the proxy to {parts.hostname} ({text[:200]})") from None
         except requests.exceptions.Timeout:
             raise NetworkError(f"timed out talking to {parts.hostname} (timeouts {self.timeout} s)") from None
@@ -301,6 +321,9 @@ class GitHubSource:
             return
         host = urlsplit(response.url).hostname if isinstance(response.url, str) else "GitHub"
         detail = _redact(_error_detail(response), self._token)
+        if status == 407:  # a plain-http request through the proxy gets the proxy's answer
+            response.close()
+            raise ProxyAuthError(_PROXY_407)
         if status in (403, 429):
             wait = _rate_limit_wait(response.headers, status)
             if wait is not None:
@@ -326,6 +349,11 @@ class GitHubSource:
             )
         raise HTTPStatusError(f"GitHub refused the request (HTTP {status} on {host}: {detail or 'no detail'})", status)
 
+
+_PROXY_407 = (
+    "proxy authentication failed: the proxy refused the credentials (HTTP 407 Proxy Authentication "
+    "Required); check the user in the proxy setting and the proxy password in storage/passwords"
+)
 
 _CAUSES = (
     (("NameResolutionError", "Name or service not known", "getaddrinfo", "nodename nor servname",

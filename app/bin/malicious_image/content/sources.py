@@ -89,6 +89,10 @@ class RedirectRefusedError(SourceError):
     """A redirect pointed at a host GitHub does not use (or downgraded to plain HTTP)."""
 
 
+class ProxyAuthError(SourceError):
+    """The configured proxy refused the credentials (HTTP 407): not retried."""
+
+
 class TLSError(SourceError):
     """The server's certificate could not be verified (verification is never turned off)."""
 
