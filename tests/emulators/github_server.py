@@ -46,12 +46,18 @@ Faults (``fault(kind, endpoint=..., times=None, **params)``; ``times=None`` mean
   ``retry_after`` seconds (retry-after).
 - ``slow``: sleep ``delay`` seconds before each ``chunk`` bytes of the body.
 - ``redirect``: the API tarball request redirects to ``location`` (e.g. a host GitHub never uses).
+- ``stall``: send ``after_bytes`` bytes of the body (default: half), then stop sending for
+  ``seconds`` (default 5) without closing: the client's read timeout must end the wait.
+
+Any bytes can be served as a ref's tarball with :meth:`GitHubEmulator.set_ref_bytes` (hostile
+archives built by a test, a body that is not gzip at all).
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import socket
 import tarfile
@@ -66,7 +72,7 @@ from urllib.parse import unquote, urlsplit
 SHA_MEDIA_TYPE = "application/vnd.github.sha"
 RATE_LIMIT = 5000
 ENDPOINTS = ("commits", "redirect", "tarball", "any")
-FAULT_KINDS = ("drop", "corrupt_gzip", "truncate", "not_gzip", "status", "rate_limit", "slow", "redirect")
+FAULT_KINDS = ("drop", "corrupt_gzip", "truncate", "not_gzip", "status", "rate_limit", "slow", "redirect", "stall")
 
 
 @dataclass
@@ -106,7 +112,7 @@ class GitHubEmulator:
         self.chunk_size = chunk_size
         self.requests: list[RecordedRequest] = []
         self._refs: dict[str, str] = {}
-        self._tarballs: dict[str, Path] = {}
+        self._tarballs: dict[str, Path | bytes] = {}
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -162,6 +168,13 @@ class GitHubEmulator:
             self._tarballs[sha] = tarball
         return sha
 
+    def set_ref_bytes(self, ref: str, data: bytes, sha: str) -> str:
+        """Point ``ref`` at commit ``sha`` whose tarball download answers exactly ``data``."""
+        with self._lock:
+            self._refs[ref] = sha
+            self._tarballs[sha] = bytes(data)
+        return sha
+
     # -- faults and log -----------------------------------------------------------------------
     def fault(self, kind: str, *, endpoint: str = "tarball", times: int | None = None, **params: Any) -> None:
         """Switch a fault on for the next ``times`` matching requests (None: until cleared)."""
@@ -206,7 +219,7 @@ class GitHubEmulator:
                 return self._refs[ref]
             return ref if ref in self._tarballs else None
 
-    def _tarball(self, sha: str) -> Path | None:
+    def _tarball(self, sha: str) -> Path | bytes | None:
         with self._lock:
             return self._tarballs.get(sha)
 
@@ -290,7 +303,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.emulator._tarball(ref)
         if path is None:
             return self._send(404, b"404: Not Found", {"Content-Type": "text/plain"})
-        size = path.stat().st_size
+        size = len(path) if isinstance(path, bytes) else path.stat().st_size
         name = f"{self.emulator.owner}-{self.emulator.repo}-{ref[:7]}.tar.gz"
         params = fault.params if fault else {}
         kind = fault.kind if fault else ""
@@ -303,7 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         garble_at, garble_len = int(params.get("at", size // 2)), int(params.get("length", 4096))
         sent = 0
-        with path.open("rb") as body:
+        with io.BytesIO(path) if isinstance(path, bytes) else path.open("rb") as body:
             while sent < length:
                 chunk = body.read(min(self.emulator.chunk_size, length - sent))
                 if not chunk:
@@ -314,6 +327,12 @@ class _Handler(BaseHTTPRequestHandler):
                     chunk = bytes(
                         b ^ 0x5A if garble_at <= sent + i < garble_at + garble_len else b for i, b in enumerate(chunk)
                     )
+                if kind == "stall" and sent + len(chunk) >= cut:
+                    self._write(chunk[: cut - sent])
+                    self.wfile.flush()
+                    time.sleep(float(params.get("seconds", 5)))
+                    self._drop()
+                    return 200
                 if kind == "drop" and sent + len(chunk) >= cut:
                     self._write(chunk[: cut - sent])
                     self._drop()
@@ -402,8 +421,6 @@ def make_tarball(path: Path, members: dict[str, bytes], *, commit: str = "0" * 4
         commit: the SHA written to the pax ``comment`` header.
         top: the top folder; default ``splunk-security_content-<sha7>``.
     """
-    import io
-
     top = top or f"splunk-security_content-{commit[:7]}"
     with (
         gzip.open(path, "wb") as raw,

