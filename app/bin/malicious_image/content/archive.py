@@ -14,6 +14,9 @@ The archive comes from the internet and is treated as hostile (caps in :class:`A
   as soon as the cap is crossed, with memory bounded by one decompression chunk; so do more
   compressed bytes than that (bytes after the end of the gzip stream are read, to check the
   stream ends, but not without end);
+- a pax or GNU long-name header larger than ``MAX_HEADER_BYTES`` (tarfile would read it whole into
+  memory) raises :class:`CorruptArchiveError`; a member declaring more bytes than
+  ``max_total_bytes`` raises :class:`ArchiveTooLargeError` at its header;
 - absolute paths, ``..`` components and paths outside the top folder are skipped and reported;
 - symbolic links, hard links, devices and FIFOs under a wanted path are skipped and reported;
 - a wanted member larger than ``max_member_bytes`` is skipped (not read) and reported.
@@ -37,6 +40,11 @@ _READ_CHUNK = 64 * 1024
 _INFLATE_CHUNK = 256 * 1024
 _TAR_BUFFER = 64 * 1024
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+MAX_HEADER_BYTES = 1024 * 1024
+"""Largest pax or GNU long-name header data read (GitHub's are under 1 kB)."""
+_EXTENDED_HEADER_TYPES = frozenset(
+    (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
+)
 
 Wanted = Callable[[str], bool]
 
@@ -107,16 +115,36 @@ def _everything(path: str) -> bool:
     return True
 
 
-def _checked_tarinfo() -> type:
-    """A TarInfo class that remembers a damaged header.
+def _checked_tarinfo(max_total_bytes: int) -> type:
+    """A TarInfo class that remembers a damaged header and refuses impossible sizes.
 
     In stream mode ``tarfile`` ends the iteration silently when a header after the first one is
     invalid or cut short (as if the archive ended there); this class records why, so that a
     damaged archive is reported instead of being taken for a shorter one.
+
+    A member declaring more bytes than the whole archive may hold is refused at its header:
+    ``tarfile`` skips an unread member by reading block after block, and keeps calling ``read``
+    after the stream has ended, so a declared size of 2**80 bytes would spin for ever.
     """
 
     class CheckedTarInfo(tarfile.TarInfo):
         damage = ""
+
+        def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+            # tarfile reads a pax or GNU long-name header's data whole into memory before using
+            # it: refuse one larger than any real header (a 500 MB pax header is a memory bomb).
+            if self.type in _EXTENDED_HEADER_TYPES and self.size > MAX_HEADER_BYTES:
+                raise CorruptArchiveError(
+                    f"the archive has an extended header of {self.size} bytes at offset {self.offset} "
+                    f"(more than {MAX_HEADER_BYTES // 1024} kB); it is damaged or hostile"
+                )
+            if self.size > max_total_bytes:
+                raise ArchiveTooLargeError(
+                    f"the archive decompresses to more than {max_total_bytes // MB} MB (the configured cap): "
+                    f"it declares a member of {self.size} bytes at offset {self.offset}; it is not a "
+                    "security_content snapshot, or it is damaged or hostile"
+                )
+            return super()._proc_member(tar)  # type: ignore[misc]
 
         @classmethod
         def fromtarfile(cls, tar: tarfile.TarFile) -> tarfile.TarInfo:
@@ -268,7 +296,7 @@ class TarballReader:
 
     def __iter__(self) -> Iterator[Member]:
         self._gunzip = _Gunzip(self.stream, self.limits.max_total_bytes)
-        checked = _checked_tarinfo()
+        checked = _checked_tarinfo(self.limits.max_total_bytes)
         try:
             with tarfile.open(  # type: ignore[call-overload]
                 fileobj=self._gunzip, mode="r|", bufsize=_TAR_BUFFER, tarinfo=checked
