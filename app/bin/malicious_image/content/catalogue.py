@@ -164,12 +164,13 @@ def _csv_rows(data: bytes, required: Sequence[str], label: str) -> List[Dict[str
     except UnicodeDecodeError as exc:
         raise CatalogueError(f"{label} is not UTF-8 text (byte at offset {exc.start})") from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [(name or "").strip() for name in (reader.fieldnames or [])]
-    missing = [column for column in required if column not in header]
-    if missing:
-        raise CatalogueError(f"{label} lacks the column(s) {', '.join(missing)} (found {', '.join(header)})")
-    reader.fieldnames = header
-    try:
+    try:  # reading the header may fail too (a cell over csv's 128 kB field limit, a NUL byte)
+        header = [(name or "").strip() for name in (reader.fieldnames or [])]
+        missing = [column for column in required if column not in header]
+        if missing:
+            found = ", ".join(header)[:200]
+            raise CatalogueError(f"{label} lacks the column(s) {', '.join(missing)} (found {found})")
+        reader.fieldnames = header
         return list(reader)
     except csv.Error as exc:
         raise CatalogueError(f"{label} is not valid CSV: {exc}") from None
