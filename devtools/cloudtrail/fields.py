@@ -88,10 +88,14 @@ def parse_event_time(text: str) -> Dict[str, Any]:
     else:
         digits = zone_text[1:].replace(":", "")
         offset_minutes = (int(digits[:2]) * 60 + int(digits[2:])) * (-1 if zone_text[0] == "-" else 1)
-    zone = timezone(timedelta(minutes=offset_minutes))
-    written = datetime(year, month, day, hour, minute, second, tzinfo=zone)
+    try:  # the pattern admits month 13, hour 25, offset +99:99, year 0: not a time
+        zone = timezone(timedelta(minutes=offset_minutes))
+        written = datetime(year, month, day, hour, minute, second, tzinfo=zone)
+        epoch = written.timestamp()
+    except (ValueError, OverflowError) as exc:
+        raise CloudTrailRecordError(f"eventTime {text!r} is not a valid time ({exc})") from None
     return {
-        "_time": written.timestamp() + fraction,
+        "_time": epoch + fraction,
         "date_hour": str(hour),
         "date_minute": str(minute),
         "date_second": str(second),
