@@ -11,16 +11,25 @@
 from __future__ import annotations
 
 import copy
+import html
 import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Mapping
+from urllib.parse import quote
 
 from devtools.dashboards import SOURCES
 from devtools.spl import SearchContext, run_search
 
 ATTACK_COVERAGE = SOURCES / "attack_coverage.json"
-TOKEN = re.compile(r"\$([A-Za-z0-9_.:-]+)\$")
+TOKEN = re.compile(r"\$([A-Za-z0-9_.:-]+)(?:\|[shun])?\$")  # group 1: the name; a filter may follow
+_FILTERS = {  # Dashboard Studio token filters: |s quoted string, |h HTML, |u URL, |n as is
+    "s": lambda v: '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"',
+    "h": lambda v: html.escape(v),
+    "u": lambda v: quote(v, safe=""),
+    "n": lambda v: v,
+    None: lambda v: v,
+}
 
 
 def definition_sources() -> List[Path]:
@@ -42,13 +51,15 @@ def default_tokens(definition: Mapping[str, Any]) -> Dict[str, str]:
 
 
 def substitute(text: str, tokens: Mapping[str, str]) -> str:
-    """Replace ``$name$`` by its token value (``$$`` is a literal dollar, as in Dashboard Studio)."""
+    """Replace ``$name$`` (or ``$name|s$`` and the other filters) by its token value (``$$`` is a
+    literal dollar, as in Dashboard Studio)."""
 
     def one(match: re.Match) -> str:
         name = match.group(1)
         if name not in tokens:
             raise KeyError(f"token ${name}$ has no default value")
-        return tokens[name]
+        whole = match.group(0)
+        return _FILTERS[whole[-2] if "|" in whole else None](tokens[name])
 
     return TOKEN.sub(one, text).replace("$$", "$")
 
