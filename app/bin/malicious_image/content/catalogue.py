@@ -40,6 +40,9 @@ DEFAULT_TACTIC_ORDER_PATH = os.path.join(
 _TECHNIQUE_ID = re.compile(r"^T[0-9]{4}(\.[0-9]{3})?$")
 _CATALOGUE_COLUMNS = ("mitre_id", "technique", "tactics")
 _ORDER_COLUMNS = ("tactic", "tactic_order")
+# A technique name ends up inside a quoted SPL string (the dashboard's technique drilldown);
+# ATT&CK names never hold these characters, so a name that does is neutralised, not trusted.
+_SPL_QUOTING = str.maketrans({'"': "'", "\\": "/", "$": "", "`": "'"})
 
 
 class CatalogueError(ValueError):
@@ -55,7 +58,9 @@ def read_catalogue(data: bytes, tactic_order: Sequence[str]) -> List[Technique]:
 
     Returns:
         One Technique per technique id (a repeated id merges its tactics); rows whose
-        ``mitre_id`` is not a technique id (``Tnnnn`` or ``Tnnnn.nnn``) are skipped.
+        ``mitre_id`` is not a technique id (``Tnnnn`` or ``Tnnnn.nnn``) are skipped. In a
+        technique name, ``"`` and backquotes become ``'``, ``\\`` becomes ``/`` and ``$`` is dropped (the
+        name is put into SPL by the dashboard's drilldown; ATT&CK names never hold them).
 
     Raises:
         CatalogueError: not UTF-8, or a required column is missing.
@@ -67,7 +72,7 @@ def read_catalogue(data: bytes, tactic_order: Sequence[str]) -> List[Technique]:
         technique_id = (row.get("mitre_id") or "").strip().upper()
         if not _TECHNIQUE_ID.match(technique_id):
             continue
-        names.setdefault(technique_id, (row.get("technique") or "").strip())
+        names.setdefault(technique_id, (row.get("technique") or "").translate(_SPL_QUOTING).strip())
         listed = tactics.setdefault(technique_id, [])
         for tactic in (row.get("tactics") or "").split("|"):
             tactic = " ".join(tactic.split())
