@@ -120,7 +120,7 @@ def test_hostile_members_are_rejected_by_name_and_the_rest_synced_as_data(world)
     assert rows["Dangerous"]["search"] == dangerous  # a KV store field value, nothing more
     # the run wrote KV store documents and switched lookup definitions, and nothing else:
     # no saved search, no macro, no conf file other than the transforms lookup definitions
-    for method, path in world.writes():
+    for _method, path in world.writes():
         assert "/storage/collections/" in path or "/configs/conf-transforms/malicious_image_" in path, path
     assert not any("saved/searches" in p or "conf-macros" in p or "conf-savedsearches" in p
                    for _, p in world.splunkd.requests)  # fmt: skip
