@@ -24,6 +24,7 @@ for _path in (ROOT / "app" / "bin", ROOT / "app" / "lib"):  # the app package, t
     if _path.is_dir() and str(_path) not in sys.path:
         sys.path.append(str(_path))
 
+from malicious_image.content.archive import MB, ArchiveLimits  # noqa: E402
 from malicious_image.content.sources import RetryPolicy, SourceError, source_from_spec  # noqa: E402
 from malicious_image.sync.csv_writer import CsvTableWriter, CsvWriterError, JsonStateStore, SyncLockedError  # noqa: E402
 from malicious_image.sync.engine import SyncReport, run_sync  # noqa: E402
@@ -52,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--backoff", type=float, default=2.0, help="first wait in seconds between attempts, then doubled"
     )
+    parser.add_argument(
+        "--max-archive-mb", type=int, default=512,
+        help="stop reading an archive that decompresses to more than this many MB (default 512)",
+    )  # fmt: skip
     parser.add_argument("--no-cache", action="store_true", help="parse every file (ignore and do not write .cache/)")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     parser.add_argument("--verbose", action="store_true", help="log each step (key=value lines) to stderr")
@@ -72,7 +77,10 @@ def _source(args: argparse.Namespace) -> Any:
         if not token:
             raise ValueError(f"the environment variable {args.token_env} is empty or not set")
         github["token"] = token
-    return source_from_spec(args.source, ref=args.ref, **github)
+    if args.max_archive_mb < 1:
+        raise ValueError("--max-archive-mb must be at least 1")
+    limits = ArchiveLimits(max_total_bytes=args.max_archive_mb * MB)
+    return source_from_spec(args.source, ref=args.ref, limits=limits, **github)
 
 
 class _Progress:

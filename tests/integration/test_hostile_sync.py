@@ -32,11 +32,11 @@ DANGEROUS = (
 )
 
 
-def _sync(out: Path, archive: bytes, name: str = "content.tar.gz") -> tuple[int, dict, float]:
+def _sync(out: Path, archive: bytes, name: str = "content.tar.gz", *extra: str) -> tuple[int, dict, float]:
     path = out.parent / name
     path.write_bytes(archive)
     started = time.perf_counter()
-    code = sync_command.main(["--source", str(path), "--out", str(out), "--quiet"])
+    code = sync_command.main(["--source", str(path), "--out", str(out), "--quiet", *extra])
     seconds = time.perf_counter() - started
     return code, json.loads((out / "summary.json").read_text()), seconds
 
@@ -255,3 +255,15 @@ def test_bomb_inside_a_tar_member_stops_at_the_cap(out, declared, reason):
     code, summary, seconds = _sync(out, archive, "member_bomb.tar.gz")
     _assert_failed_untouched(out, before, summary, code, reason)
     assert seconds < 20
+
+
+def test_an_archive_over_the_configured_cap_fails_and_leaves_the_tables(out):
+    """Not a bomb: 3 MB of incompressible data in an unwanted member, with --max-archive-mb 2."""
+    import os
+
+    archive = H.tarball([H.regular("docs/noise.bin", os.urandom(3 * H.MB))], level=1)
+    before = _tables(out)
+    code, summary, _ = _sync(out, archive, "big.tar.gz", "--max-archive-mb", "2")
+    _assert_failed_untouched(out, before, summary, code, "more than 2 MB (the configured cap)")
+    code, summary, _ = _sync(out, archive, "big.tar.gz", "--max-archive-mb", "8")  # a higher cap: synced
+    assert code == 0 and summary["outcome"] == "updated", summary["message"]

@@ -342,12 +342,13 @@ class DirectorySource:
             self.bytes_downloaded += reader.compressed_bytes
 
 
-def source_from_spec(spec: str, *, ref: str | None = None, **github: Any) -> Any:
+def source_from_spec(spec: str, *, ref: str | None = None, limits: ArchiveLimits | None = None, **github: Any) -> Any:
     """Build the source an admin named: a local ``.tar.gz``, a local folder, or a GitHub URL.
 
     Arguments:
         spec: path of a tarball or folder, or ``https://github.com/OWNER/REPO`` / ``OWNER/REPO``.
         ref: the GitHub ref (default ``develop``); not allowed for local sources.
+        limits: archive caps for every kind of source (default :class:`ArchiveLimits`).
         github: keyword arguments for :class:`GitHubSource` (token, api_url, proxy, ...).
 
     Raises:
@@ -358,12 +359,12 @@ def source_from_spec(spec: str, *, ref: str | None = None, **github: Any) -> Any
     if "://" not in spec and path.exists():
         if ref:
             raise ValueError("--ref applies only to a GitHub source")
-        return DirectorySource(path) if path.is_dir() else TarballSource(path)
+        return DirectorySource(path, limits=limits) if path.is_dir() else TarballSource(path, limits=limits)
     if spec.endswith((".tar.gz", ".tgz")) or spec.startswith((".", "/", "~")):
         raise SourceNotFoundError(f"{spec} does not exist")
     from malicious_image.content.github import DEFAULT_REF, GitHubSource
 
-    return GitHubSource(spec, ref or DEFAULT_REF, **github)
+    return GitHubSource(spec, ref or DEFAULT_REF, limits=limits, **github)
 
 
 def __getattr__(name: str) -> Any:
