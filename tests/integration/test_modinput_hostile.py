@@ -126,3 +126,35 @@ def test_hostile_members_are_rejected_by_name_and_the_rest_synced_as_data(world)
                    for _, p in world.splunkd.requests)  # fmt: skip
     assert "sendemail" not in json.dumps(world.splunkd.confs)
     assert seconds < 60
+
+
+def test_proxy_authentication_failure_is_clear_and_the_password_never_shows(world):
+    """The proxy password lives in storage/passwords; a proxy answering 407 gives a status that
+    says proxy authentication failed, and the password appears nowhere the input writes."""
+    from tests.emulators.fault_servers import Proxy407
+    from tests.integration.modinput_harness import log_text
+
+    password = "Pr0xy-Hostile-S3cret-9f2c"
+    world.splunkd.store_password("malicious_image", "proxy_password", password)
+    before = world.lookups()
+    with Proxy407() as proxy:
+        xml = fixture(
+            "run_github_proxy.xml",
+            server_host="sh1",
+            server_uri=world.splunkd.url,
+            session_key=world.splunkd.session_key,
+            api_url=world.github.url,
+            proxy=f"http://sync-user@127.0.0.1:{proxy.port}",
+            checkpoint_dir=str(world.home / "modinputs" / "security_content"),
+        )
+        world.github.clear_log()
+        done = run_modinput([], xml, world.home)
+        assert [s.method for s in proxy.seen] == ["GET"]  # through the proxy, once (407 is not retried)
+        assert proxy.seen[0].headers["proxy-authorization"].startswith("Basic ")
+    assert done.returncode == 0 and "Traceback" not in done.stdout + done.stderr
+    status = done.status
+    assert status["outcome"] == "failed"
+    assert "proxy authentication failed" in status["message"] and "HTTP 407" in status["message"]
+    assert world.github.count() == 0 and world.lookups() == before
+    everything = done.stdout + done.stderr + log_text(world.home) + json.dumps(world.splunkd.confs)
+    assert password not in everything
