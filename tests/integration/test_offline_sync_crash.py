@@ -187,3 +187,28 @@ def test_kill_9_of_the_offline_sync_never_leaves_a_partial_table(tmp_path):
         assert kills >= TRIALS * 3 // 4  # the kills landed inside runs, not after them
     finally:
         launcher.close()
+
+
+def test_two_offline_syncs_at_once_one_proceeds_and_the_other_says_why(tmp_path):
+    """Two real ``build.py sync`` processes on one folder: the second exits 3 and names the reason."""
+    from tests.emulators.github_server import GitHubEmulator
+
+    sources = generations(tmp_path / "content")
+    out = tmp_path / "out"
+    code = "import sys; from devtools.commands.sync import main; sys.exit(main(sys.argv[1:]))"
+    with GitHubEmulator(chunk_size=4096) as github:
+        github.set_ref("develop", sources["a"][0])
+        github.fault("slow", endpoint="tarball", delay=0.1)  # the first run holds the folder ~1 s
+        argv = [sys.executable, "-c", code, "--source", "https://github.com/splunk/security_content",
+                "--api-url", github.url, "--out", str(out), "--quiet"]  # fmt: skip
+        first = subprocess.Popen(argv, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while github.count("tarball") == 0:  # the first run is downloading: it holds the lock
+            assert time.monotonic() < deadline and first.poll() is None, first.communicate()
+            time.sleep(0.02)
+        second = subprocess.run(argv, cwd=str(ROOT), capture_output=True, text=True, timeout=60)
+        _, first_err = first.communicate(timeout=60)
+    assert second.returncode == 3, second.stderr
+    assert f"another sync is writing to {out}; wait for it to finish" in second.stderr
+    assert first.returncode == 0, first_err
+    assert json.loads((out / "summary.json").read_text())["commit"] == sources["a"][1]
