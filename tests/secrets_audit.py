@@ -163,7 +163,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     found = findings()
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
-        reporter.ensure_newline()
+        reporter.write_line("")
         reporter.write_sep("=", "secrets audit", bold=True)
         reporter.write_line(
             f"looked for {len(SECRETS)} test secrets in {_scanned['texts']} captured texts and "

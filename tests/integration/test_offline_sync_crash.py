@@ -34,6 +34,7 @@ from pathlib import Path
 import pytest
 
 from malicious_image.sync.csv_writer import read_csv
+from tests import secrets_audit
 from tests.conftest import ROOT
 from tests.integration.crash_support import TABLES, assert_generations_differ, generations, row_set, which_generation
 
@@ -207,7 +208,9 @@ def test_two_offline_syncs_at_once_one_proceeds_and_the_other_says_why(tmp_path)
             assert time.monotonic() < deadline and first.poll() is None, first.communicate()
             time.sleep(0.02)
         second = subprocess.run(argv, cwd=str(ROOT), capture_output=True, text=True, timeout=60)
-        _, first_err = first.communicate(timeout=60)
+        first_out, first_err = first.communicate(timeout=60)
+    for name, text in (("first", first_out + first_err), ("second", second.stdout + second.stderr)):
+        secrets_audit.record(f"build.py sync ({name} of two at once) output", text)
     assert second.returncode == 3, second.stderr
     assert f"another sync is writing to {out}; wait for it to finish" in second.stderr
     assert first.returncode == 0, first_err
