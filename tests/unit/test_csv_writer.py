@@ -123,3 +123,19 @@ def test_a_state_the_tables_do_not_show_is_ignored_so_the_next_run_is_a_full_syn
     assert JsonStateStore(tmp_path / "out" / "sync_state.json").load() == old  # without the writer: as before
     writer.replace_tables(_tables("new"), "1-t")  # a generation name that exists: its mkdtemp twin
     assert store.load() == old
+
+
+def test_taking_the_lock_removes_a_killed_runs_leftovers(tmp_path):
+    # a run killed while staging leaves generations/.tmp-*; the next run may find upstream unchanged
+    # and write nothing, so the leftovers go when it takes the lock, not only when it writes
+    writer = CsvTableWriter(tmp_path / "out")
+    writer.replace_tables(_tables("old"), "1-t")
+    staging = tmp_path / "out" / "generations" / ".tmp-killed"
+    staging.mkdir()
+    (staging / "detections.csv").write_text("id\n1\n")
+    (tmp_path / "out" / ".tmp-current-999").symlink_to("generations/1-t")
+    with writer.lock():
+        pass
+    assert sorted(p.name for p in (tmp_path / "out" / "generations").iterdir()) == ["1-t"]
+    assert not list((tmp_path / "out").glob(".tmp-*"))
+    assert len(read_csv(tmp_path / "out" / "detections.csv")) == 2

@@ -12,8 +12,9 @@ A new generation is written in full under a temporary name, fsynced, renamed int
 ``generations/``, and only then is ``current`` switched with one ``rename``: a reader that
 resolves ``current`` once sees every table of the old generation or every table of the new one,
 and each ``<table>.csv`` opened by name is always one whole file. The previous generation is
-kept (a reader may still hold it open); older ones and leftovers of a run killed midway are
-removed by the next run. Where symbolic links are not available (Windows), each file is
+kept (a reader may still hold it open); older ones are removed by the next run that writes, and
+leftovers of a run killed midway as soon as the next run takes the folder's lock (even a run that
+finds upstream unchanged). Where symbolic links are not available (Windows), each file is
 replaced by rename instead (every file whole, the set switched one file at a time).
 
 CSV as Splunk reads lookups: a header row, UTF-8, every value a string, multivalue fields
@@ -167,6 +168,14 @@ class CsvTableWriter:
         for path in (self.folder / GENERATIONS).iterdir():
             if path.name not in keep:
                 shutil.rmtree(path, ignore_errors=True)
+        self._remove_leftovers()
+
+    def _remove_leftovers(self) -> None:
+        """Remove what a run killed midway left: staging folders and temporary ``current`` links."""
+        generations = self.folder / GENERATIONS
+        if generations.is_dir():
+            for path in generations.glob(f"{_TMP_PREFIX}*"):
+                shutil.rmtree(path, ignore_errors=True)
         for path in self.folder.glob(f"{_TMP_PREFIX}*"):
             path.unlink()
 
@@ -188,6 +197,10 @@ class CsvTableWriter:
                 pass
             except OSError:
                 raise SyncLockedError(f"another sync is writing to {self.folder}; wait for it to finish") from None
+            try:  # no other run can be writing now: a killed run's leftovers go, even if this run writes nothing
+                self._remove_leftovers()
+            except OSError as exc:
+                LOG.warning("action=leftovers_not_removed folder=%s reason=%r", self.folder, str(exc))
             yield
         finally:
             handle.close()
