@@ -1,4 +1,5 @@
-"""Shared pytest set-up: make the app package and the vendored libraries importable.
+"""Shared pytest set-up: make the app package and the vendored libraries importable, and load
+the secrets audit (tests/secrets_audit.py), which fails the session if a test secret leaks.
 
 app/lib (the vendored libraries) goes at the END of sys.path: under Splunk's Pythons the test
 environments (.venv-py39, .venv-py313) hold pytest only, so every runtime library comes from
@@ -22,3 +23,8 @@ for path in (ROOT / "app" / "bin", ROOT):
         sys.path.insert(0, str(path))
 if str(APP / "lib") not in sys.path:
     sys.path.append(str(APP / "lib"))
+
+
+def pytest_configure(config) -> None:
+    if config.pluginmanager.get_plugin("tests.secrets_audit") is None:
+        config.pluginmanager.import_plugin("tests.secrets_audit")

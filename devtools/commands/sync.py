@@ -149,7 +149,8 @@ def main(argv: List[str] | None = None) -> int:
     try:
         with writer.lock():
             cache = None if args.no_cache else ParseCache(out / CACHE_FOLDER)
-            report = run_sync(source, writer, JsonStateStore(out / "sync_state.json"), cache=cache, progress=progress)
+            state = JsonStateStore(out / "sync_state.json", writer)
+            report = run_sync(source, writer, state, cache=cache, progress=progress)
             event = report.to_event(max_rejected=len(report.rejected))
             write_atomic(out / SUMMARY_FILE, (_json(event) + "\n").encode("utf-8"))
     except SyncLockedError as exc:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests import secrets_audit
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "app" / "bin" / "security_content.py"
 FIXTURES = ROOT / "tests" / "fixtures" / "modinput"
@@ -87,7 +89,15 @@ def run_modinput(args: list[str], stdin: str, splunk_home: Path, timeout: float 
         env=environment(splunk_home),
         cwd=str(splunk_home),
     )
-    return Done(done.returncode, done.stdout, done.stderr)
+    return _recorded(Done(done.returncode, done.stdout, done.stderr), args)
+
+
+def _recorded(done: Done, args: list[str]) -> Done:
+    """Hand the run's stdout and stderr to the secrets audit."""
+    what = " ".join(args) or "run"
+    secrets_audit.record(f"modular input ({what}) stdout", done.stdout)
+    secrets_audit.record(f"modular input ({what}) stderr", done.stderr)
+    return done
 
 
 def start_modinput(args: list[str], stdin: str, splunk_home: Path) -> subprocess.Popen:
@@ -110,11 +120,14 @@ def start_modinput(args: list[str], stdin: str, splunk_home: Path) -> subprocess
 def log_text(splunk_home: Path) -> str:
     """Everything the input wrote to $SPLUNK_HOME/var/log/splunk/malicious_image.log."""
     path = splunk_home / "var" / "log" / "splunk" / "malicious_image.log"
-    return path.read_text(encoding="utf-8") if path.exists() else ""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    secrets_audit.record(f"modular input log {path}", text)
+    return text
 
 
 def finish(process: subprocess.Popen, timeout: float = 120) -> Done:
     """Wait for a run started with :func:`start_modinput` and collect what it wrote."""
     assert process.stdout is not None and process.stderr is not None
     returncode = process.wait(timeout=timeout)
-    return Done(returncode, process.stdout.read(), process.stderr.read())
+    done = Done(returncode, process.stdout.read(), process.stderr.read())
+    return _recorded(done, [a for a in process.args if a.startswith("--")])

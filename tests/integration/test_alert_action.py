@@ -18,6 +18,7 @@ import pytest
 
 from devtools import replay
 from malicious_image import alerting
+from tests import secrets_audit
 from tests.conftest import APP
 from tests.emulators import splunkd_server
 from tests.emulators.splunkd_server import SplunkdEmulator
@@ -128,7 +129,7 @@ def payload(server, stanza, results_file, **config):
 def run_action(body, *args):
     env = {k: v for k, v in os.environ.items() if k != "SPLUNK_HOME"}
     text = body if isinstance(body, str) else json.dumps(body)
-    return subprocess.run(
+    done = subprocess.run(
         [ACTION_PYTHON, str(SCRIPT), *(args or ("--execute",))],
         input=text,
         capture_output=True,
@@ -137,6 +138,9 @@ def run_action(body, *args):
         env=env,
         check=False,
     )
+    secrets_audit.record("alert action stdout", done.stdout)
+    secrets_audit.record("alert action stderr", done.stderr)
+    return done
 
 
 @pytest.fixture

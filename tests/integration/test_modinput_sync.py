@@ -17,6 +17,7 @@ from tests.conftest import APP, SNAPSHOTS
 from tests.emulators.github_server import GitHubEmulator
 from tests.emulators.splunkd_server import SplunkdEmulator
 from tests.integration.modinput_harness import finish, fixture, log_text, run_modinput, start_modinput
+from tests.secrets_audit import GITHUB_TOKEN, PROXY_PASSWORD
 
 pytestmark = pytest.mark.runtime
 
@@ -24,7 +25,7 @@ pytest.importorskip("malicious_image.sync.engine", reason="the sync engine (bran
 
 OLD = SNAPSHOTS / "splunk-security_content-ba8de57.tar.gz"  # 2022, era A
 NEW = SNAPSHOTS / "splunk-security_content-fe159f0.tar.gz"  # 2023, era B
-TOKEN = "ghp_TESTTOKENdoNotLeak0123456789abcdef"
+TOKEN = GITHUB_TOKEN
 TABLES = ("detections", "techniques", "tactics", "stories", "macros")
 
 
@@ -36,6 +37,7 @@ class World:
         (self.home / "var" / "log" / "splunk").mkdir(parents=True)
         self.splunkd = SplunkdEmulator(app_dir=APP).start()
         self.splunkd.store_password("malicious_image", "github_token", TOKEN)
+        self.splunkd.store_password("malicious_image", "proxy_password", PROXY_PASSWORD)  # read, unused
         self.github = GitHubEmulator().start()
         self.outputs: list[str] = []
 

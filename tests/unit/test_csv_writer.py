@@ -106,3 +106,36 @@ def test_json_state_store_round_trip_and_damage(tmp_path):
     (tmp_path / "sync_state.json").write_text("{not json")
     with pytest.raises(StateError, match="not a valid sync state"):
         store.load()
+
+
+def test_a_state_the_tables_do_not_show_is_ignored_so_the_next_run_is_a_full_sync(tmp_path):
+    # kill -9 between the `current` switch and the state save leaves the new tables with the old
+    # state; if upstream then went back to the old commit, trusting the state would say "unchanged"
+    # and keep tables that match no upstream (found by tests/integration/test_offline_sync_crash.py)
+    writer = CsvTableWriter(tmp_path / "out")
+    store = JsonStateStore(tmp_path / "out" / "sync_state.json", writer)
+    writer.replace_tables(_tables("old"), "1-t")
+    old = SyncState(repository="r", commit="a" * 40, generation="1-t", outcome="updated")
+    store.save(old)
+    assert store.load() == old
+    writer.replace_tables(_tables("new"), "2-t")  # ... killed here, before store.save(new state)
+    assert store.load() is None
+    assert JsonStateStore(tmp_path / "out" / "sync_state.json").load() == old  # without the writer: as before
+    writer.replace_tables(_tables("new"), "1-t")  # a generation name that exists: its mkdtemp twin
+    assert store.load() == old
+
+
+def test_taking_the_lock_removes_a_killed_runs_leftovers(tmp_path):
+    # a run killed while staging leaves generations/.tmp-*; the next run may find upstream unchanged
+    # and write nothing, so the leftovers go when it takes the lock, not only when it writes
+    writer = CsvTableWriter(tmp_path / "out")
+    writer.replace_tables(_tables("old"), "1-t")
+    staging = tmp_path / "out" / "generations" / ".tmp-killed"
+    staging.mkdir()
+    (staging / "detections.csv").write_text("id\n1\n")
+    (tmp_path / "out" / ".tmp-current-999").symlink_to("generations/1-t")
+    with writer.lock():
+        pass
+    assert sorted(p.name for p in (tmp_path / "out" / "generations").iterdir()) == ["1-t"]
+    assert not list((tmp_path / "out").glob(".tmp-*"))
+    assert len(read_csv(tmp_path / "out" / "detections.csv")) == 2

@@ -16,6 +16,7 @@ from malicious_image.modinput import (
 from malicious_image.splunk_log import redact
 from malicious_image.sync_runner import proxy_url
 from tests.emulators.splunkd_server import SplunkdEmulator
+from tests.secrets_audit import GITHUB_TOKEN, OTHER_APP_PASSWORD, PROXY_PASSWORD, PROXY_PASSWORD_URL_CHARS
 
 pytestmark = pytest.mark.runtime
 
@@ -81,18 +82,18 @@ def test_the_run_lock_admits_one_holder_at_a_time(tmp_path):
 
 def test_secrets_are_read_from_the_app_realm_only_and_registered():
     with SplunkdEmulator() as server:
-        server.store_password("malicious_image", "github_token", "ghp_realmtoken000111")
-        server.store_password("malicious_image", "proxy_password", "pr0xy-pass")
-        server.store_password("other_app", "github_token", "not-ours-123")
+        server.store_password("malicious_image", "github_token", GITHUB_TOKEN)
+        server.store_password("malicious_image", "proxy_password", PROXY_PASSWORD)
+        server.store_password("other_app", "github_token", OTHER_APP_PASSWORD)
         found = read_secrets(SplunkdClient(server.url, server.session_key))
-    assert found == {"token": "ghp_realmtoken000111", "proxy_password": "pr0xy-pass"}
-    assert redact("x ghp_realmtoken000111 pr0xy-pass") == "x ******** ********"
+    assert found == {"token": GITHUB_TOKEN, "proxy_password": PROXY_PASSWORD}
+    assert redact(f"x {GITHUB_TOKEN} {PROXY_PASSWORD}") == "x ******** ********"
 
 
 def test_the_proxy_password_is_put_in_the_url_and_masked():
-    url = proxy_url("http://svc@proxy.example.com:3128", "p@ss:w/rd")
-    assert url == "http://svc:p%40ss%3Aw%2Frd@proxy.example.com:3128"
-    assert "p%40ss%3Aw%2Frd" not in redact(f"connecting via {url}")
+    url = proxy_url("http://svc@proxy.example.com:3128", PROXY_PASSWORD_URL_CHARS)
+    assert url == "http://svc:p%40ss%3Aw%2Frd-doNotLeak@proxy.example.com:3128"
+    assert "p%40ss%3Aw%2Frd-doNotLeak" not in redact(f"connecting via {url}")
     assert proxy_url("http://proxy.example.com:3128", "unused") == "http://proxy.example.com:3128"
     assert proxy_url("", None) is None
 

@@ -28,9 +28,10 @@ from malicious_image.content.sources import (
     source_from_spec,
 )
 from tests.emulators.github_server import GitHubEmulator, make_tarball
+from tests.secrets_audit import GITHUB_TOKEN
 
 pytestmark = pytest.mark.runtime
-TOKEN = "ghp_SECRETtokenVALUE0123456789abcdefABCD"
+TOKEN = GITHUB_TOKEN
 SHA_2024 = "b13b314aed0e1778335a55620474e7d27289a20a"
 SHA_2023 = "fe159f03aff7a3295c3766535cc00f5d04b2a7fe"
 

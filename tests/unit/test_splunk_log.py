@@ -9,6 +9,7 @@ import textwrap
 import pytest
 
 from malicious_image.splunk_log import kv, redact, register_secret
+from tests import secrets_audit
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.runtime
@@ -44,7 +45,9 @@ def run_logging(tmp_path, splunk_home):
     env = {"PYTHONPATH": str(ROOT / "app" / "bin"), "PATH": "/usr/bin:/bin"}
     if splunk_home:
         env["SPLUNK_HOME"] = str(splunk_home)
-    return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    secrets_audit.record("logging subprocess stdout and stderr", done.stdout + done.stderr)
+    return done
 
 
 def test_log_file_under_splunk_home_never_holds_a_secret(tmp_path):

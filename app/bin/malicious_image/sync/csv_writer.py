@@ -12,8 +12,9 @@ A new generation is written in full under a temporary name, fsynced, renamed int
 ``generations/``, and only then is ``current`` switched with one ``rename``: a reader that
 resolves ``current`` once sees every table of the old generation or every table of the new one,
 and each ``<table>.csv`` opened by name is always one whole file. The previous generation is
-kept (a reader may still hold it open); older ones and leftovers of a run killed midway are
-removed by the next run. Where symbolic links are not available (Windows), each file is
+kept (a reader may still hold it open); older ones are removed by the next run that writes, and
+leftovers of a run killed midway as soon as the next run takes the folder's lock (even a run that
+finds upstream unchanged). Where symbolic links are not available (Windows), each file is
 replaced by rename instead (every file whole, the set switched one file at a time).
 
 CSV as Splunk reads lookups: a header row, UTF-8, every value a string, multivalue fields
@@ -103,13 +104,22 @@ class CsvTableWriter:
         """The folder of the current generation (resolved through the ``current`` link)."""
         return (self.folder / CURRENT).resolve()
 
+    def shows(self, generation: str) -> bool:
+        """Whether ``current`` is the folder of ``generation`` (written by :meth:`replace_tables`)."""
+        link = self.folder / CURRENT
+        if not link.is_symlink():
+            return os.name == "nt"  # no links there: each file is replaced whole, nothing to compare
+        name = Path(os.readlink(link)).name
+        safe = _safe_name(generation)
+        return name == safe or name.startswith(safe + "-")  # or its mkdtemp twin (a reused name)
+
     def replace_tables(self, tables: Mapping[str, Sequence[Mapping[str, object]]], generation: str) -> None:
         """Write every table as generation ``generation`` and switch to it in one step.
 
         Raises:
             CsvWriterError: when the folder cannot be written.
         """
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in generation) or "generation"
+        safe = _safe_name(generation)
         generations = self.folder / GENERATIONS
         try:
             generations.mkdir(parents=True, exist_ok=True)
@@ -158,6 +168,14 @@ class CsvTableWriter:
         for path in (self.folder / GENERATIONS).iterdir():
             if path.name not in keep:
                 shutil.rmtree(path, ignore_errors=True)
+        self._remove_leftovers()
+
+    def _remove_leftovers(self) -> None:
+        """Remove what a run killed midway left: staging folders and temporary ``current`` links."""
+        generations = self.folder / GENERATIONS
+        if generations.is_dir():
+            for path in generations.glob(f"{_TMP_PREFIX}*"):
+                shutil.rmtree(path, ignore_errors=True)
         for path in self.folder.glob(f"{_TMP_PREFIX}*"):
             path.unlink()
 
@@ -179,9 +197,18 @@ class CsvTableWriter:
                 pass
             except OSError:
                 raise SyncLockedError(f"another sync is writing to {self.folder}; wait for it to finish") from None
+            try:  # no other run can be writing now: a killed run's leftovers go, even if this run writes nothing
+                self._remove_leftovers()
+            except OSError as exc:
+                LOG.warning("action=leftovers_not_removed folder=%s reason=%r", self.folder, str(exc))
             yield
         finally:
             handle.close()
+
+
+def _safe_name(generation: str) -> str:
+    """The folder name of a generation under ``generations/``."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in generation) or "generation"
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -197,12 +224,20 @@ def _fsync_dir(folder: Path) -> None:
 class JsonStateStore:
     """A :class:`~malicious_image.sync.engine.StateStore` in a JSON file, written atomically.
 
+    The state is saved after the tables are switched, so a run killed between the two leaves
+    the new tables with the previous state. Given ``tables`` (the writer of the same folder),
+    :meth:`load` trusts a state only when ``current`` is the state's generation; otherwise it
+    returns None and the next run is a full sync, never a wrong "unchanged" (which would keep
+    tables that do not match the upstream, e.g. after upstream went back to that commit).
+
     Arguments:
         path: the state file (``DIR/sync_state.json`` for ``build.py sync``).
+        tables: the :class:`CsvTableWriter` whose generation the state must describe.
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, tables: CsvTableWriter | None = None):
         self.path = Path(path)
+        self.tables = tables
 
     def load(self) -> SyncState | None:
         """Return the saved state, or None when there is none.
@@ -217,9 +252,13 @@ class JsonStateStore:
         except OSError as exc:
             raise StateError(f"cannot read {self.path} ({exc.strerror})") from None
         try:
-            return SyncState.from_dict(json.loads(text))
+            state = SyncState.from_dict(json.loads(text))
         except (ValueError, TypeError) as exc:
             raise StateError(f"{self.path} is not a valid sync state ({exc})") from None
+        if self.tables is not None and state.generation and not self.tables.shows(state.generation):
+            LOG.warning("action=state_ignored reason=%r", "the current tables are not the saved state's generation")
+            return None
+        return state
 
     def save(self, state: SyncState) -> None:
         """Replace the saved state.

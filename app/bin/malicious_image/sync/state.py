@@ -22,7 +22,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Dict, Iterable, Iterator, Mapping, Tuple
 
 LOG = logging.getLogger("malicious_image.sync")
 
@@ -247,17 +247,30 @@ class ParseCache:
     def save(self) -> None:
         """Write the entries used in this run, atomically.
 
+        The file is written entry by entry (the same bytes as one ``json.dumps`` of the whole
+        payload): building the whole JSON text first held a second copy of every record, twice,
+        which at 10x the 2024 content was more memory than the records themselves.
+
         Raises:
             StateError: when the folder cannot be written.
         """
-        entries = {key: raw if raw is not None else _encode(result) for key, (raw, result) in self._used.items()}
-        payload = {"format": CACHE_FORMAT, "fingerprint": self.fingerprint, "entries": entries}
-        write_atomic(self.path, json.dumps(payload, separators=(",", ":")).encode("utf-8"))
-        self._loaded = entries
+        write_atomic(self.path, self._chunks())
+        self._loaded = None  # read back from the file if ever needed; entries in use stay in _used
+
+    def _chunks(self) -> Iterator[bytes]:
+        head = {"format": CACHE_FORMAT, "fingerprint": self.fingerprint}
+        yield json.dumps(head, separators=(",", ":"))[:-1].encode("utf-8") + b',"entries":{'
+        separator = b""
+        for key, (raw, result) in self._used.items():
+            entry = raw if raw is not None else _encode(result)
+            yield separator + json.dumps({key: entry}, separators=(",", ":"))[1:-1].encode("utf-8")
+            separator = b","
+        yield b"}}"
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so a reader sees the old file or the new one, never a part.
+def write_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Write ``data`` (bytes, or an iterable of byte chunks written in turn) to ``path`` so a
+    reader sees the old file or the new one, never a part.
 
     Raises:
         StateError: when the folder cannot be created or written.
@@ -270,7 +283,8 @@ def write_atomic(path: Path, data: bytes) -> None:
             os.umask(umask)
             os.chmod(tmp, 0o644 & ~umask)  # as an ordinary new file, not mkstemp's 0600
             with os.fdopen(handle, "wb") as out:
-                out.write(data)
+                for chunk in [data] if isinstance(data, bytes) else data:
+                    out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, path)
