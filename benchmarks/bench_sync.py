@@ -148,7 +148,7 @@ def changed_snapshot(snapshot: Path, target: Path) -> list[str]:
     changed: list[str] = []
     with (
         tarfile.open(snapshot, "r:gz") as src,
-        gzip.open(target, "wb", compresslevel=1) as raw,
+        gzip.open(target, "wb", compresslevel=6) as raw,
         tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT, pax_headers={"comment": CHANGED_SHA}) as dst,
     ):
         for info in src:
