@@ -152,6 +152,9 @@ def changed_snapshot(snapshot: Path, target: Path) -> list[str]:
         tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT, pax_headers={"comment": CHANGED_SHA}) as dst,
     ):
         for info in src:
+            # tarfile copies the global header's comment into every member's pax headers; left
+            # there it would add a pax header to every member, which GitHub's tarball does not have
+            info.pax_headers = {k: v for k, v in info.pax_headers.items() if k != "comment"}
             data = src.extractfile(info).read() if info.isreg() else None
             rel = info.name.split("/", 1)[-1]
             if data is not None and rel.startswith("detections/") and rel.endswith(".yml"):
