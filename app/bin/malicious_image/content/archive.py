@@ -38,7 +38,6 @@ GZIP_MAGIC = b"\x1f\x8b"
 MB = 1024 * 1024
 _READ_CHUNK = 64 * 1024
 _INFLATE_CHUNK = 256 * 1024
-_TAR_BUFFER = 64 * 1024
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 MAX_HEADER_BYTES = 1024 * 1024
 """Largest pax or GNU long-name header data read (GitHub's are under 1 kB)."""
@@ -158,7 +157,14 @@ def _checked_tarinfo(max_total_bytes: int) -> type:
 
 
 class _Gunzip:
-    """A read-only file object that inflates a gzip stream with caps on the output size."""
+    """A read-only, forward-seekable file object that inflates a gzip stream with a cap on the
+    output size.
+
+    ``tarfile`` reads it in its seekable mode ("r:"), which reads each header and member straight
+    from here and skips unwanted members with :meth:`seek` (the skipped bytes are inflated, as
+    they must be, but never copied); its stream mode ("r|") copies its read-ahead buffer on every
+    header. Seeking backwards is refused (only a damaged or hostile header asks for it).
+    """
 
     def __init__(self, raw: BinaryIO, max_total_bytes: int):
         self._raw = raw
@@ -227,35 +233,83 @@ class _Gunzip:
                 )
             self._buffer, self._offset = self._inflate(raw), 0
 
-    def drain_padding(self, pending: bytes = b"") -> None:
+    def drain_padding(self) -> None:
         """Read to the end of the gzip stream after the tar end marker: this checks the gzip CRC
         and length, and that only zero padding follows the end of the archive.
 
         Raises:
             CorruptArchiveError, TruncatedArchiveError, ArchiveTooLargeError.
         """
-        chunk = bytes(pending)
         while True:
-            chunk = chunk or self.read(_INFLATE_CHUNK)
+            chunk = self._read_some(_INFLATE_CHUNK)
             if not chunk:
                 return
             if chunk.count(0) != len(chunk):
                 raise CorruptArchiveError(
                     "data follows the end of the tar archive; the archive is damaged or not a plain tarball"
                 )
-            chunk = b""
 
-    def read(self, size: int = -1) -> bytes:
-        """Return up to ``size`` decompressed bytes (b"" at the end)."""
+    def _read_some(self, size: int) -> bytes:
+        """Up to ``size`` bytes from the current buffer (b"" at the end)."""
         self._fill()
         start = self._offset
         if start >= len(self._buffer):
             return b""
-        end = len(self._buffer) if size < 0 else min(len(self._buffer), start + size)
+        end = min(len(self._buffer), start + size)
         self._offset = end
         if start == 0 and end == len(self._buffer):
             return self._buffer
         return self._buffer[start:end]
+
+    def read(self, size: int = -1) -> bytes:
+        """Return ``size`` decompressed bytes (fewer only at the end; all the rest when negative)."""
+        if size < 0:
+            size = self._max + 1
+        first = self._read_some(size)
+        if len(first) == size or not first:
+            return first
+        pieces = [first]
+        wanted = size - len(first)
+        while wanted > 0:
+            piece = self._read_some(wanted)
+            if not piece:
+                break
+            pieces.append(piece)
+            wanted -= len(piece)
+        return b"".join(pieces)
+
+    def tell(self) -> int:
+        """The offset of the next decompressed byte."""
+        return self.decompressed_bytes - (len(self._buffer) - self._offset)
+
+    def seek(self, position: int, whence: int = 0) -> int:
+        """Move forward to ``position`` (``whence`` 0) or by ``position`` (``whence`` 1).
+
+        Raises:
+            CorruptArchiveError: asked to move backwards (a damaged header).
+        """
+        here = self.tell()
+        target = position if whence == 0 else here + position if whence == 1 else -1
+        if whence not in (0, 1) or target < here:
+            raise CorruptArchiveError(
+                f"the tar data is damaged after {here} bytes (a header points backwards); download it again"
+            )
+        remaining = target - here
+        while remaining > 0:
+            self._fill()
+            available = len(self._buffer) - self._offset
+            if available <= 0:
+                break  # at the end: the next read returns b""
+            step = min(available, remaining)
+            self._offset += step
+            remaining -= step
+        return self.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
 
 
 @dataclass
@@ -295,20 +349,22 @@ class TarballReader:
         return self._gunzip.decompressed_bytes if self._gunzip else 0
 
     def __iter__(self) -> Iterator[Member]:
-        self._gunzip = _Gunzip(self.stream, self.limits.max_total_bytes)
+        gunzip = self._gunzip = _Gunzip(self.stream, self.limits.max_total_bytes)
         checked = _checked_tarinfo(self.limits.max_total_bytes)
         try:
-            with tarfile.open(  # type: ignore[call-overload]
-                fileobj=self._gunzip, mode="r|", bufsize=_TAR_BUFFER, tarinfo=checked
-            ) as tar:
+            with tarfile.open(fileobj=gunzip, mode="r:", tarinfo=checked) as tar:  # type: ignore[call-overload]
                 comment = str(tar.pax_headers.get("comment", "")).strip().lower()
                 self.commit = comment if _SHA_RE.match(comment) else ""
                 for info in tar:
                     member = self._accept(info)
                     if member is None:
                         continue
-                    handle = tar.extractfile(info)
-                    data = handle.read() if handle is not None else b""
+                    if info.sparse is None:  # a plain member: its bytes follow the header(s)
+                        gunzip.seek(info.offset_data)
+                        data = gunzip.read(info.size)
+                    else:
+                        handle = tar.extractfile(info)
+                        data = handle.read() if handle is not None else b""
                     if len(data) != info.size:
                         raise TruncatedArchiveError(f"the archive ends inside {member}; the download was cut short")
                     yield Member(member, data)
@@ -317,17 +373,21 @@ class TarballReader:
                         f"the tar data is damaged after {tar.offset} bytes ({checked.damage}); download it again"
                     )
                 # tarfile stops at the first zero block; what follows must be zero padding too.
-                # Part of it may sit in tarfile's read-ahead buffer (a private attribute, hence getattr).
-                self._gunzip.drain_padding(getattr(tar.fileobj, "buf", b""))
+                gunzip.drain_padding()
         except tarfile.ReadError as exc:
-            if self._gunzip.decompressed_bytes == 0:
+            if gunzip.decompressed_bytes == 0:
                 raise CorruptArchiveError(f"the archive holds no tar data ({exc})") from None
+            if str(exc) == "unexpected end of data":  # the tar ends inside a member it skipped
+                raise TruncatedArchiveError(
+                    f"the tar data ends early after {gunzip.decompressed_bytes} bytes; "
+                    "the download was cut short or the file is incomplete"
+                ) from None
             raise CorruptArchiveError(
-                f"the tar data is damaged after {self._gunzip.decompressed_bytes} bytes ({exc})"
+                f"the tar data is damaged after {gunzip.decompressed_bytes} bytes ({exc})"
             ) from None
         except EOFError:
             raise TruncatedArchiveError(
-                f"the tar data ends early after {self._gunzip.decompressed_bytes} bytes; "
+                f"the tar data ends early after {gunzip.decompressed_bytes} bytes; "
                 "the download was cut short or the file is incomplete"
             ) from None
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from typing import Any, ClassVar, Dict, Tuple
 
 import yaml
 
@@ -65,11 +65,107 @@ class _GuardedComposer:
             self._depth -= 1
 
 
-class _PureLoader(_GuardedComposer, yaml.SafeLoader):
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_SCALAR_TAGS = frozenset(
+    "tag:yaml.org,2002:" + name for name in ("null", "bool", "int", "float", "timestamp", "binary")
+)
+_ScalarNode, _MappingNode, _SequenceNode = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
+
+
+class _Fallback(Exception):
+    """The fast constructor met something it leaves to PyYAML's own (merge keys, other tags...)."""
+
+
+class _FastConstructor:
+    """Mix-in for a PyYAML safe loader: the same documents, built faster.
+
+    PyYAML resolves and constructs every node through several Python calls (``resolve``,
+    ``construct_object``, ``construct_mapping``...); for the plain data security_content holds
+    (mappings, sequences, strings and the implicit scalars) this does the same in one tight
+    function. ``resolve`` is SafeLoader's with the per-call lookups hoisted (no path resolvers
+    are registered, so ``descend_resolver`` and ``ascend_resolver`` do nothing). Anything else
+    (merge keys, ``=`` keys, non-scalar keys, explicit tags such as ``!!set``, nesting deeper
+    than ``MAX_DEPTH``) makes the whole document go through PyYAML's constructor, so the result
+    (or the error) is exactly SafeLoader's.
+    """
+
+    _implicit: ClassVar[Dict[Any, Tuple[Any, ...]]] = {
+        first: tuple(resolvers) + tuple(yaml.SafeLoader.yaml_implicit_resolvers.get(None, ()))
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+        if first is not None
+    }
+    _wildcard = tuple(yaml.SafeLoader.yaml_implicit_resolvers.get(None, ()))
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is _ScalarNode:
+            if implicit[0]:
+                for tag, regexp in self._implicit.get(value[0] if value else "", self._wildcard):
+                    if regexp.match(value):
+                        return tag
+            return _STR_TAG
+        if kind is _MappingNode:
+            return _MAP_TAG
+        return _SEQ_TAG
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        """No path resolvers are registered: nothing to track (called once a node)."""
+
+    def ascend_resolver(self) -> None:
+        """No path resolvers are registered: nothing to track (called once a node)."""
+
+    def get_single_data(self) -> Any:
+        node = self.get_single_node()  # type: ignore[attr-defined]
+        if node is None:
+            return None
+        try:
+            return self._build(node, 0)
+        except _Fallback:
+            return self.construct_document(node)  # type: ignore[attr-defined]
+
+    def _build(self, node: Any, depth: int) -> Any:
+        kind, tag = type(node), node.tag
+        if kind is _ScalarNode:
+            if tag == _STR_TAG:
+                return node.value
+            if tag in _SCALAR_TAGS:
+                return self.yaml_constructors[tag](self, node)  # type: ignore[attr-defined]
+            raise _Fallback
+        if depth >= MAX_DEPTH:
+            raise _Fallback
+        if kind is _MappingNode and tag == _MAP_TAG:
+            data = {}
+            for key_node, value_node in node.value:
+                if type(key_node) is not _ScalarNode:
+                    raise _Fallback
+                key_tag = key_node.tag
+                if key_tag == _STR_TAG:
+                    key = key_node.value
+                elif key_tag in _SCALAR_TAGS:
+                    key = self.yaml_constructors[key_tag](self, key_node)  # type: ignore[attr-defined]
+                else:
+                    raise _Fallback  # merge (<<) and value (=) keys, explicit tags
+                value_kind = type(value_node)
+                if value_kind is _ScalarNode and value_node.tag == _STR_TAG:
+                    data[key] = value_node.value
+                else:
+                    data[key] = self._build(value_node, depth + 1)
+            return data
+        if kind is _SequenceNode and tag == _SEQ_TAG:
+            return [
+                item.value if type(item) is _ScalarNode and item.tag == _STR_TAG else self._build(item, depth + 1)
+                for item in node.value
+            ]
+        raise _Fallback
+
+
+class _PureLoader(_GuardedComposer, _FastConstructor, yaml.SafeLoader):
     """Pure-Python safe loader with the guards above."""
 
 
-_CLoader = getattr(yaml, "CSafeLoader", None)
+_CBase = getattr(yaml, "CSafeLoader", None)
+_CLoader = type("_FastCSafeLoader", (_FastConstructor, _CBase), {}) if _CBase is not None else None
 _prefer_libyaml = _CLoader is not None and os.environ.get("MALICIOUS_IMAGE_YAML", "") != "pure"
 
 
