@@ -22,6 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 sys.path[:0] = [str(ROOT), str(ROOT / "app" / "bin")]
+# The vendored runtime libraries (app/lib, written by `package`) serve as a fallback for the dev
+# tools too, so every command runs with nothing but the standard library installed.
+sys.path.append(str(ROOT / "app" / "lib"))
 
 # Subcommand name -> module under devtools/commands/ that defines main(argv) -> int.
 COMMANDS = {

@@ -54,8 +54,11 @@ class CheckResult:
 
 
 def _tool(name: str) -> str:
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else (shutil.which(name) or name)
+    """A command-line tool of the dev environment: beside this Python, in .venv, or on PATH."""
+    for folder in (Path(sys.executable).parent, ROOT / ".venv" / "bin"):
+        if (folder / name).exists():
+            return str(folder / name)
+    return shutil.which(name) or name
 
 
 def explained_warnings(doc: Path = WARNINGS_DOC) -> set[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from devtools import checks, packaging
+from devtools import checks, environments, packaging, vendor
 
 
 def main(argv: list[str]) -> int:
@@ -13,6 +13,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--package", type=Path, help="package to inspect (default: build one now)")
     parser.add_argument("--skip-appinspect", action="store_true", help="only the fast checks")
     args = parser.parse_args(argv)
+    environments.dev_python()  # AppInspect and ksconf live in .venv (made on first use)
+    if not (packaging.APP / "lib").exists():
+        vendor.vendor()
     package = args.package or packaging.build().path
     results = [*checks.python_checks(), checks.ksconf_check()]
     if not args.skip_appinspect:
