@@ -57,26 +57,18 @@ def child_sync(spec: dict) -> dict:
     # The vendored app/lib (pure-Python PyYAML) only as a fallback: the libyaml runs need the host's
     # compiled PyYAML; the pure runs force the pure loader with MALICIOUS_IMAGE_YAML=pure.
     sys.path.append(str(ROOT / "app" / "lib"))
+    from devtools.parallel_parse import Parallel  # build.py sync's --jobs (devtools/commands/sync.py)
     from malicious_image.content.github import GitHubSource
     from malicious_image.sync.csv_writer import CsvTableWriter, JsonStateStore
     from malicious_image.sync.engine import run_sync
-    from malicious_image.sync.state import ParseCache
 
     out = Path(spec["out"])
     source = GitHubSource(api_url=spec["api_url"])
-    jobs = [spec.get("jobs")]
-
-    def parse_many(items):  # as build.py sync --jobs does (devtools/commands/sync.py)
-        from devtools.parallel_parse import default_jobs, forked_parse_many
-        from malicious_image.content.reader import read_member
-
-        jobs[0] = default_jobs() if jobs[0] is None else jobs[0]
-        return forked_parse_many(read_member, jobs[0])(items)
-
+    parallel = Parallel(spec.get("jobs"))
     startup_cpu = time.process_time()
     start = time.perf_counter()
     report = run_sync(source, CsvTableWriter(out), JsonStateStore(out / "sync_state.json"),
-                      cache=ParseCache(out / ".cache"), parse_many=parse_many)  # fmt: skip
+                      cache=parallel.cache(out / ".cache"), parse_many=parallel.parse_many)  # fmt: skip
     event = report.to_event()
     yaml_safe = sys.modules.get("malicious_image.content.yaml_safe")  # not imported when unchanged
     return {
@@ -90,7 +82,7 @@ def child_sync(spec: dict) -> dict:
         "durations": event["durations"],
         "counts": event["counts"],
         "libyaml": yaml_safe.libyaml_in_use() if yaml_safe else None,
-        "jobs": jobs[0],  # parse processes (None: nothing was parsed)
+        "jobs": parallel.jobs,  # parse processes (None: nothing was parsed)
     }
 
 

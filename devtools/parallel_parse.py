@@ -22,7 +22,11 @@ import os
 import pickle
 import select
 import signal
+import tempfile
+from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, List, Tuple
+
+from malicious_image.sync.state import CACHE_FILE, ParseCache
 
 Item = Tuple[str, bytes, str]
 ReadMember = Callable[..., Any]
@@ -193,3 +197,97 @@ class _Local:
 
     def __init__(self, value: Any):
         self.value = value
+
+
+class ForkedParseCache(ParseCache):
+    """A parse cache whose file is written by a forked process while the engine builds and writes
+    the tables (``start_save``), into a temporary file that replaces the cache file only when the
+    engine saves the cache after a successful run; a failed run removes it (``cancel_save``).
+    The bytes are those :meth:`ParseCache.save` writes. If the process fails, ``save`` writes the
+    file itself.
+
+    Arguments:
+        folder: as for :class:`ParseCache`.
+        fork: asked at ``start_save``; False saves as a plain :class:`ParseCache` (``--jobs 1``).
+    """
+
+    def __init__(self, folder: str | os.PathLike, fork: Callable[[], bool] = lambda: True, **kwargs: Any):
+        super().__init__(folder, **kwargs)
+        self._fork = fork
+        self._pid = 0
+        self._tmp = ""
+
+    def start_save(self) -> None:
+        if self._pid or not self._fork():
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle, tmp = tempfile.mkstemp(prefix=f".{CACHE_FILE}.", suffix=".tmp", dir=self.folder)
+        except OSError:
+            return  # save() reports it
+        pid = os.fork()
+        if pid == 0:  # the writer: never returns
+            status = 1
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                with os.fdopen(handle, "wb") as out:
+                    for chunk in self._chunks():
+                        out.write(chunk)
+                    out.flush()
+                    os.fsync(out.fileno())
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(handle)
+        self._pid, self._tmp = pid, tmp
+
+    def save(self) -> None:
+        if not self._pid:
+            super().save()
+            return
+        pid, tmp, self._pid, self._tmp = self._pid, self._tmp, 0, ""
+        status = os.waitpid(pid, 0)[1]
+        try:
+            if status != 0:
+                raise OSError("the cache writer failed")
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o644 & ~umask)  # as write_atomic does
+            os.replace(tmp, self.path)
+        except OSError:
+            Path(tmp).unlink(missing_ok=True)
+            super().save()  # write it here (raises StateError if it cannot)
+            return
+        self._loaded = None
+
+    def cancel_save(self) -> None:
+        """End the writer (if any) and remove its file; nothing after a completed save."""
+        if self._pid:
+            try:
+                os.kill(self._pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(self._pid, 0)
+            self._pid = 0
+        if self._tmp:
+            Path(self._tmp).unlink(missing_ok=True)
+            self._tmp = ""
+
+
+class Parallel:
+    """What ``--jobs`` gives :func:`run_sync`: ``parse_many`` and a parse cache written while the
+    tables are. ``jobs`` None: :func:`default_jobs`, decided when there is something to parse
+    (an unchanged upstream imports no YAML loader)."""
+
+    def __init__(self, jobs: int | None):
+        self.jobs = jobs
+
+    def parse_many(self, items: Iterable[Item]) -> Iterator[Any]:
+        from malicious_image.content.reader import read_member
+
+        if self.jobs is None:
+            self.jobs = default_jobs()
+        return forked_parse_many(read_member, self.jobs)(items)
+
+    def cache(self, folder: str | os.PathLike) -> ParseCache:
+        return ForkedParseCache(folder, fork=lambda: (self.jobs or 1) > 1)

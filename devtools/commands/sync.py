@@ -24,11 +24,12 @@ for _path in (ROOT / "app" / "bin", ROOT / "app" / "lib"):  # the app package, t
     if _path.is_dir() and str(_path) not in sys.path:
         sys.path.append(str(_path))
 
+from devtools.parallel_parse import Parallel  # noqa: E402
 from malicious_image.content.archive import MB, ArchiveLimits  # noqa: E402
 from malicious_image.content.sources import RetryPolicy, SourceError, source_from_spec  # noqa: E402
 from malicious_image.sync.csv_writer import CsvTableWriter, CsvWriterError, JsonStateStore, SyncLockedError  # noqa: E402
 from malicious_image.sync.engine import SyncReport, run_sync  # noqa: E402
-from malicious_image.sync.state import ParseCache, write_atomic  # noqa: E402
+from malicious_image.sync.state import write_atomic  # noqa: E402
 
 SUMMARY_FILE = "summary.json"
 CACHE_FOLDER = ".cache"
@@ -155,9 +156,10 @@ def main(argv: List[str] | None = None) -> int:
     progress = _Progress(sys.stderr) if not args.quiet else None
     try:
         with writer.lock():
-            cache = None if args.no_cache else ParseCache(out / CACHE_FOLDER)
+            parallel = Parallel(args.jobs)  # parses, and writes the cache, on several cores with --jobs N
+            cache = None if args.no_cache else parallel.cache(out / CACHE_FOLDER)
             state = JsonStateStore(out / "sync_state.json", writer)
-            report = run_sync(source, writer, state, cache=cache, progress=progress, parse_many=_parse_many(args.jobs))
+            report = run_sync(source, writer, state, cache=cache, progress=progress, parse_many=parallel.parse_many)
             event = report.to_event(max_rejected=len(report.rejected))
             write_atomic(out / SUMMARY_FILE, (_json(event) + "\n").encode("utf-8"))
     except SyncLockedError as exc:
@@ -173,19 +175,6 @@ def main(argv: List[str] | None = None) -> int:
         stream = sys.stdout if report.outcome != "failed" else sys.stderr
         print("\n".join(format_summary(report)), file=stream)
     return 1 if report.outcome == "failed" else 0
-
-
-def _parse_many(jobs: int | None) -> Any:
-    """The ``parse_many`` of ``--jobs``; decided when there is something to parse (an unchanged
-    upstream imports no parser)."""
-
-    def parse_many(items: Any) -> Any:
-        from devtools.parallel_parse import default_jobs, forked_parse_many
-        from malicious_image.content.reader import read_member
-
-        return forked_parse_many(read_member, default_jobs() if jobs is None else jobs)(items)
-
-    return parse_many
 
 
 def _json(event: Dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ import pytest
 from conftest import SNAPSHOTS
 from test_engine import CLASSES, COMMIT_A, COMMIT_B, CONTENT, FakeContent, MemoryStateStore, MemoryWriter
 
-from devtools.parallel_parse import forked_parse_many
+from devtools.parallel_parse import ForkedParseCache, forked_parse_many
 from malicious_image.content.sources import GitHubSource, RetryPolicy, TarballSource
 from malicious_image.sync.engine import run_sync
 from malicious_image.sync.state import ParseCache
@@ -147,3 +147,53 @@ def test_download_cut_short_is_retried_whole_with_workers():
         gh.set_ref("develop", SNAPSHOTS / "splunk-security_content-b13b314.tar.gz")
         run_sync(GitHubSource(api_url=gh.url), serial, MemoryStateStore(), reader=FakeContent().reader())
     assert [t for t, _ in writer.calls] == [t for t, _ in serial.calls]
+
+
+def test_forked_cache_save_writes_the_same_file_only_after_a_successful_run(tmp_path):
+    source = TarballSource(make_tarball(tmp_path / "c.tar.gz", MANY, commit=COMMIT_A))
+    plain = ParseCache(tmp_path / "plain", classes=CLASSES)
+    run_sync(source, MemoryWriter(), MemoryStateStore(), reader=FakeContent().reader(), cache=plain)
+    forked = ForkedParseCache(tmp_path / "forked", classes=CLASSES)
+    report = run_sync(source, MemoryWriter(), MemoryStateStore(), reader=FakeContent().reader(), cache=forked)
+    assert report.outcome == "updated"
+    assert forked.path.read_bytes() == plain.path.read_bytes()
+    assert sorted(p.name for p in forked.folder.iterdir()) == ["parse-cache.json"]
+    assert oct(forked.path.stat().st_mode & 0o777) == oct(plain.path.stat().st_mode & 0o777)
+
+
+@pytest.mark.parametrize("error", [OSError("disk full"), KeyboardInterrupt()], ids=["write fails", "Ctrl-C"])
+def test_forked_cache_save_leaves_nothing_when_the_run_does_not_finish(tmp_path, error):
+    source = TarballSource(make_tarball(tmp_path / "c.tar.gz", MANY, commit=COMMIT_A))
+    cache = ForkedParseCache(tmp_path / "cache", classes=CLASSES)
+    writer = MemoryWriter(fail=error)
+    if isinstance(error, KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt):
+            run_sync(source, writer, MemoryStateStore(), reader=FakeContent().reader(), cache=cache)
+    else:
+        report = run_sync(source, writer, MemoryStateStore(), reader=FakeContent().reader(), cache=cache)
+        assert report.outcome == "failed"
+    assert list(cache.folder.iterdir()) == []  # no cache file, no temporary file
+
+
+def test_forked_cache_save_falls_back_to_writing_here(tmp_path, monkeypatch):
+    source = TarballSource(make_tarball(tmp_path / "c.tar.gz", MANY, commit=COMMIT_A))
+    cache = ForkedParseCache(tmp_path / "cache", classes=CLASSES)
+    monkeypatch.setattr(ForkedParseCache, "_chunks", lambda self: iter([b"x"]) if os.getpid() != parent else
+                        ParseCache._chunks(self))  # fmt: skip
+    parent = os.getpid()
+    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError("I/O error")) if os.getpid() != parent
+                        else None)  # fmt: skip
+    report = run_sync(source, MemoryWriter(), MemoryStateStore(), reader=FakeContent().reader(), cache=cache)
+    assert report.outcome == "updated"
+    assert len(ParseCache(tmp_path / "cache", classes=CLASSES)) == len(MANY) - 3
+    assert sorted(p.name for p in cache.folder.iterdir()) == ["parse-cache.json"]
+
+
+def test_jobs_1_saves_the_cache_in_this_process(tmp_path, monkeypatch):
+    forks = []
+    real_fork = os.fork
+    monkeypatch.setattr(os, "fork", lambda: forks.append(1) or real_fork())
+    source = TarballSource(make_tarball(tmp_path / "c.tar.gz", MANY, commit=COMMIT_A))
+    cache = ForkedParseCache(tmp_path / "cache", classes=CLASSES, fork=lambda: False)
+    report = run_sync(source, MemoryWriter(), MemoryStateStore(), reader=FakeContent().reader(), cache=cache)
+    assert report.outcome == "updated" and cache.path.exists() and forks == []

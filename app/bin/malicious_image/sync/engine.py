@@ -212,6 +212,7 @@ def run_sync(
         if comparable is not None and commit == comparable.commit and collected.blobs == comparable.blobs:
             _finish_unchanged(report, comparable, resolution, state_store)
             return report
+        _start_cache_save(cache)
         order = tactic_order if tactic_order is not None else reader.load_tactic_order()
         notify("tables", 0, 1)
         tables = timer("tables", lambda: _build_tables(reader, collected, order, commit, report))
@@ -237,6 +238,7 @@ def run_sync(
         LOG.exception("action=sync_failed reason=unexpected")
         _fail(report, f"{type(exc).__name__}: {exc}", previous, state_store, written)
     finally:
+        _cancel_cache_save(cache)  # a save started early and not completed by a successful run
         report.bytes_downloaded = int(getattr(source, "bytes_downloaded", 0))
         report.requests = int(getattr(source, "requests_made", 0))
         report.durations["total"] = time.perf_counter() - started
@@ -426,6 +428,20 @@ def _fail(
         state_store.save(failed)
     except Exception as exc:  # the run already failed; keep the first reason
         LOG.warning("action=state_not_saved reason=%r", str(exc))
+
+
+def _start_cache_save(cache: ParseCache | None) -> None:
+    """Let a cache that can (``build.py sync --jobs``) prepare its file while the tables are built
+    and written; it replaces the cache file only in ``save``, as any cache does."""
+    start = getattr(cache, "start_save", None)
+    if start is not None:
+        start()
+
+
+def _cancel_cache_save(cache: ParseCache | None) -> None:
+    cancel = getattr(cache, "cancel_save", None)
+    if cancel is not None:
+        cancel()
 
 
 def _save_cache(cache: ParseCache | None) -> None:
