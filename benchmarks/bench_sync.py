@@ -57,13 +57,14 @@ def child_sync(spec: dict) -> dict:
     # The vendored app/lib (pure-Python PyYAML) only as a fallback: the libyaml runs need the host's
     # compiled PyYAML; the pure runs force the pure loader with MALICIOUS_IMAGE_YAML=pure.
     sys.path.append(str(ROOT / "app" / "lib"))
-    from devtools.parallel_parse import Parallel  # build.py sync's --jobs (devtools/commands/sync.py)
+    from devtools.parallel_parse import Parallel, batch_gc  # as build.py sync (devtools/commands/sync.py)
     from malicious_image.content.github import GitHubSource
     from malicious_image.sync.csv_writer import CsvTableWriter, JsonStateStore
     from malicious_image.sync.engine import run_sync
 
     out = Path(spec["out"])
     source = GitHubSource(api_url=spec["api_url"])
+    batch_gc()
     parallel = Parallel(spec.get("jobs"))
     startup_cpu = time.process_time()
     start = time.perf_counter()

@@ -42,6 +42,19 @@ def default_jobs() -> int:
     return 2 if cpus >= 2 and yaml_safe.libyaml_in_use() else 1
 
 
+BATCH_GC_THRESHOLD = 50_000
+
+
+def batch_gc() -> None:
+    """Collect cyclic garbage less often in this short batch process (``build.py sync``): every
+    50,000 net allocations instead of Python's 700. Nearly all the sync allocates lives until the
+    tables are written, so the frequent collections only walked it again and again (about 0.03 s
+    of a 0.6 s cold sync); the forked workers inherit the setting."""
+    import gc
+
+    gc.set_threshold(BATCH_GC_THRESHOLD, *gc.get_threshold()[1:])
+
+
 class WorkerError(Exception):
     """A parse worker ended without sending its results."""
 

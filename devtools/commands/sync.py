@@ -24,7 +24,7 @@ for _path in (ROOT / "app" / "bin", ROOT / "app" / "lib"):  # the app package, t
     if _path.is_dir() and str(_path) not in sys.path:
         sys.path.append(str(_path))
 
-from devtools.parallel_parse import Parallel  # noqa: E402
+from devtools.parallel_parse import Parallel, batch_gc  # noqa: E402
 from malicious_image.content.archive import MB, ArchiveLimits  # noqa: E402
 from malicious_image.content.sources import RetryPolicy, SourceError, source_from_spec  # noqa: E402
 from malicious_image.sync.csv_writer import CsvTableWriter, CsvWriterError, JsonStateStore, SyncLockedError  # noqa: E402
@@ -151,6 +151,7 @@ def main(argv: List[str] | None = None) -> int:
     if args.jobs is not None and args.jobs < 1:
         print("build.py sync: --jobs must be at least 1", file=sys.stderr)
         return 2
+    batch_gc()
     out: Path = args.out
     writer = CsvTableWriter(out)
     progress = _Progress(sys.stderr) if not args.quiet else None
