@@ -71,7 +71,7 @@ class _Worker:
             try:
                 os.close(self._input)
                 os.close(self._output)
-                signal.signal(signal.SIGINT, signal.SIG_DFL)  # the parent handles Ctrl-C and ends us
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent ends us (stop)
                 _serve(read_member, os.fdopen(to_child, "rb"), os.fdopen(from_child, "wb"))
                 status = 0
             finally:
@@ -242,7 +242,7 @@ class ForkedParseCache(ParseCache):
         if pid == 0:  # the writer: never returns
             status = 1
             try:
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent ends us (cancel_save)
                 with os.fdopen(handle, "wb") as out:
                     for chunk in self._chunks():
                         out.write(chunk)
