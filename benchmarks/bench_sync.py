@@ -4,13 +4,16 @@
 Usage::
 
     python3 benchmarks/bench_sync.py [--snapshot TARBALL] [--contentctl-venv DIR] [--skip-contentctl]
-                                     [--json FILE]
+                                     [--repeat N] [--only NAMES] [--jobs N] [--json FILE]
 
 Every measured run is its own child process; the parent takes wall time around it and CPU time
 and peak RSS from ``os.wait4`` (the child's own ``rusage``: user + system seconds, ``ru_maxrss``),
-so one run's memory never hides another's. The sync runs go through the GitHub emulator
+so one run's memory never hides another's; a sync that parses on worker processes (``--jobs``)
+has their CPU time counted too (the child reaps them, and ``wait4`` adds reaped descendants).
+The sync runs go through the GitHub emulator
 (tests/emulators/github_server.py, on 127.0.0.1, in the parent) exactly as the modular input
-would talk to GitHub, and write CSV tables as ``build.py sync`` does.
+would talk to GitHub, and write CSV tables and parse as ``build.py sync`` does: with libyaml on
+2 or more CPUs, on 2 processes (``--jobs 1`` measures the serial parse of the modular input).
 
 Scenarios (October 2024 snapshot, 2,446 files read by the sync):
 
@@ -54,17 +57,19 @@ def child_sync(spec: dict) -> dict:
     # The vendored app/lib (pure-Python PyYAML) only as a fallback: the libyaml runs need the host's
     # compiled PyYAML; the pure runs force the pure loader with MALICIOUS_IMAGE_YAML=pure.
     sys.path.append(str(ROOT / "app" / "lib"))
+    from devtools.parallel_parse import Parallel, batch_gc  # as build.py sync (devtools/commands/sync.py)
     from malicious_image.content.github import GitHubSource
     from malicious_image.sync.csv_writer import CsvTableWriter, JsonStateStore
     from malicious_image.sync.engine import run_sync
-    from malicious_image.sync.state import ParseCache
 
     out = Path(spec["out"])
     source = GitHubSource(api_url=spec["api_url"])
+    batch_gc()
+    parallel = Parallel(spec.get("jobs"))
     startup_cpu = time.process_time()
     start = time.perf_counter()
     report = run_sync(source, CsvTableWriter(out), JsonStateStore(out / "sync_state.json"),
-                      cache=ParseCache(out / ".cache"))  # fmt: skip
+                      cache=parallel.cache(out / ".cache"), parse_many=parallel.parse_many)  # fmt: skip
     event = report.to_event()
     yaml_safe = sys.modules.get("malicious_image.content.yaml_safe")  # not imported when unchanged
     return {
@@ -78,6 +83,7 @@ def child_sync(spec: dict) -> dict:
         "durations": event["durations"],
         "counts": event["counts"],
         "libyaml": yaml_safe.libyaml_in_use() if yaml_safe else None,
+        "jobs": parallel.jobs,  # parse processes (None: nothing was parsed)
     }
 
 
@@ -205,7 +211,8 @@ def run(args) -> dict:
                     shutil.copytree(work / start_from, out, symlinks=True)
                 env = dict(os.environ, MALICIOUS_IMAGE_YAML="pure" if pure else "")
                 gh.clear_log()
-                result = measure_child([*me, json.dumps({"api_url": gh.url, "out": str(out)})], env=env)
+                spec = {"api_url": gh.url, "out": str(out), "jobs": args.jobs}
+                result = measure_child([*me, json.dumps(spec)], env=env)
                 result["requests"] = gh.count()
                 result["statuses"] = [r.status for r in gh.requests]
                 return result
@@ -283,6 +290,12 @@ def report(results: dict) -> str:
         "RSS = peak resident set (highest seen); load = 1-minute load average before/after the runs.",
         f"machine: {results.get('cpus')} CPUs, load average before the benchmark {results.get('load_average_before')}",
     ]
+    jobs = {name: (results.get(name) or {}).get("jobs") for name in ("cold_libyaml", "cold_pure", "changed20_libyaml")}
+    if any(jobs.values()):
+        lines.append(
+            "parse processes (build.py sync --jobs; default 2 with libyaml on 2+ CPUs, else 1): "
+            + ", ".join(f"{name}={n}" for name, n in jobs.items() if n)
+        )
     if cc and cl:
         lines.append(
             f"contentctl / cold libyaml: wall {cc['wall'] / cl['wall']:.1f}x, CPU {cc['cpu'] / cl['cpu']:.1f}x "
@@ -322,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per scenario; the fastest is kept")
     parser.add_argument("--only", help="comma-separated scenarios: contentctl, cold_libyaml, cold_pure, "
                         "changed20_libyaml, changed20_pure, unchanged")  # fmt: skip
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="parse processes of the sync runs, as build.py sync --jobs (default: as it)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the raw figures to this file")
     args = parser.parse_args(argv)
     load = os.getloadavg()

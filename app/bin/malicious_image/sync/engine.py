@@ -24,7 +24,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Protocol, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Protocol, Sequence, Tuple
 
 from malicious_image.content.archive import ArchiveError
 from malicious_image.content.sources import Resolution, SourceError, call_with_retries
@@ -33,6 +33,9 @@ from malicious_image.sync.state import ParseCache, StateError, SyncState, code_f
 LOG = logging.getLogger("malicious_image.sync")
 
 Progress = Callable[[str, int, int], None]
+ParseMany = Callable[[Iterable[Tuple[str, bytes, str]]], Iterable[Any]]
+"""``parse_many(items)``: ``items`` yields ``(path, data, commit)`` as the source is read; return
+the ``read_member`` results in the same order (a generator may take items ahead of its results)."""
 MAX_REJECTED_IN_EVENT = 100
 _PROGRESS_EVERY = 100
 
@@ -165,6 +168,7 @@ def run_sync(
     progress: Progress | None = None,
     tactic_order: Sequence[str] | None = None,
     reader: ContentReader | None = None,
+    parse_many: ParseMany | None = None,
 ) -> SyncReport:
     """Run one sync and return its report; never raises for a failed sync (see ``outcome``).
 
@@ -176,6 +180,9 @@ def run_sync(
         progress: called as ``progress(phase, done, total)`` (total 0 when unknown).
         tactic_order: ATT&CK tactic order; default ``catalogue.load_tactic_order()``.
         reader: the content-core functions (default: the real reader and tables).
+        parse_many: parses the members that are not cached (see :data:`ParseMany`); default: one
+            after the other with ``reader.read_member``, as they are read. ``build.py sync`` may
+            pass one that parses on several cores; the result must not depend on it.
     """
     started = time.perf_counter()
     report = SyncReport(repository=source.repository, ref=source.ref)
@@ -194,7 +201,7 @@ def run_sync(
             return report
         reader = reader or ContentReader.default()  # imported only when there is content to read
         collected = _Collected()
-        download = lambda: _collect(source, resolution, reader, cache, collected, notify)  # noqa: E731
+        download = lambda: _collect(source, resolution, reader, cache, collected, notify, parse_many)  # noqa: E731
         policy = getattr(source, "retry_policy", None)
         timer("download", (lambda: call_with_retries(download, policy, what="download")) if policy else download)
         report.durations["download"] -= collected.parse_seconds
@@ -205,6 +212,7 @@ def run_sync(
         if comparable is not None and commit == comparable.commit and collected.blobs == comparable.blobs:
             _finish_unchanged(report, comparable, resolution, state_store)
             return report
+        _start_cache_save(cache)
         order = tactic_order if tactic_order is not None else reader.load_tactic_order()
         notify("tables", 0, 1)
         tables = timer("tables", lambda: _build_tables(reader, collected, order, commit, report))
@@ -230,6 +238,7 @@ def run_sync(
         LOG.exception("action=sync_failed reason=unexpected")
         _fail(report, f"{type(exc).__name__}: {exc}", previous, state_store, written)
     finally:
+        _cancel_cache_save(cache)  # a save started early and not completed by a successful run
         report.bytes_downloaded = int(getattr(source, "bytes_downloaded", 0))
         report.requests = int(getattr(source, "requests_made", 0))
         report.durations["total"] = time.perf_counter() - started
@@ -257,43 +266,90 @@ def _collect(
     cache: ParseCache | None,
     collected: _Collected,
     notify: Progress,
+    parse_many: ParseMany | None = None,
 ) -> None:
-    """Read every wanted member once; parse those not cached. Re-run whole on a retry."""
+    """Read every wanted member once; parse those not cached. Re-run whole on a retry.
+
+    The members to parse go to ``parse_many`` as they are read; each one's place in
+    ``collected.results`` is kept (a None) until its result comes back, so the records keep the
+    archive's order whatever ``parse_many`` does.
+    """
     wanted = lambda path: reader.member_kind(path) is not None  # noqa: E731
     collected.blobs.clear()
     collected.catalogues.clear()
     collected.bytes_unpacked = 0
-    seen = 0
-    with source.open(resolution, wanted) as stream:
-        for member in stream:
-            seen += 1
-            if seen % _PROGRESS_EVERY == 0:
-                notify("read", seen, 0)
-            commit = stream.commit or resolution.commit
-            blob = member.blob_sha
-            collected.blobs[member.path] = blob
-            collected.bytes_unpacked += len(member.data)
-            if reader.member_kind(member.path) == "catalogue":
-                collected.catalogues.append((member.path, member.data))
-                continue
-            key = (blob, member.path)
-            if key in collected.results:
-                continue
-            result = cache.get(blob, member.path) if cache is not None else None
-            if result is None:
-                start = time.perf_counter()
-                result = reader.read_member(member.path, member.data, commit=commit)
-                collected.parse_seconds += time.perf_counter() - start
-                collected.parsed += 1
+    pending: List[Tuple[str, str]] = []  # (blob, path) of the members handed to parse_many
+    reading = [0.0]  # seconds spent reading the source inside parse_many's calls
+
+    def to_parse() -> Iterator[Tuple[str, bytes, str]]:
+        seen = 0
+        start = time.perf_counter()
+        with source.open(resolution, wanted) as stream:
+            for member in stream:
+                seen += 1
+                if seen % _PROGRESS_EVERY == 0:
+                    notify("read", seen, 0)
+                commit = stream.commit or resolution.commit
+                blob = member.blob_sha
+                collected.blobs[member.path] = blob
+                collected.bytes_unpacked += len(member.data)
+                if reader.member_kind(member.path) == "catalogue":
+                    collected.catalogues.append((member.path, member.data))
+                    continue
+                key = (blob, member.path)
+                if key in collected.results:
+                    continue
+                result = cache.get(blob, member.path) if cache is not None else None
+                if result is not None:
+                    collected.results[key] = result
+                    continue
+                collected.results[key] = None  # its place, in the archive's order
                 if cache is not None:
-                    cache.put(blob, member.path, result)
+                    cache.put(blob, member.path, None)  # its place in the cache file too
+                pending.append(key)
+                reading[0] += time.perf_counter() - start
+                yield member.path, member.data, commit
+                start = time.perf_counter()
+            collected.commit = stream.commit or resolution.commit
+            collected.skipped = list(stream.skipped)
+        reading[0] += time.perf_counter() - start
+        notify("read", seen, seen)
+
+    parse = parse_many or (lambda items: (reader.read_member(p, d, commit=c) for p, d, c in items))
+    results = iter(parse(to_parse()))
+    done = 0
+    try:
+        while True:
+            start = time.perf_counter()
+            result = next(results, _END)
+            collected.parse_seconds += time.perf_counter() - start
+            if result is _END:
+                break
+            if done == len(pending):
+                raise SyncError(f"the parser returned more results than the {len(pending)} files it was given")
+            blob, path = key = pending[done]
+            done += 1
+            collected.parsed += 1
+            if cache is not None:
+                cache.put(blob, path, result)
             collected.results[key] = result
-        collected.commit = stream.commit or resolution.commit
-        collected.skipped = list(stream.skipped)
-    notify("read", seen, seen)
+        if done != len(pending):
+            raise SyncError(f"the parser returned {done} results for {len(pending)} files")
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()  # a parser that stopped early (an error) ends its workers now
+        for blob, path in pending[done:]:  # never parsed: an attempt that broke off
+            del collected.results[(blob, path)]
+            if cache is not None:
+                cache.discard(blob, path)
+        collected.parse_seconds -= reading[0]
     current = set(collected.blobs.items())
     for key in [k for k in collected.results if (k[1], k[0]) not in current]:
         del collected.results[key]  # from an attempt that broke off, superseded
+
+
+_END = object()
 
 
 def _fill_counts_from_read(report: SyncReport, collected: _Collected, cache: ParseCache | None) -> None:
@@ -372,6 +428,20 @@ def _fail(
         state_store.save(failed)
     except Exception as exc:  # the run already failed; keep the first reason
         LOG.warning("action=state_not_saved reason=%r", str(exc))
+
+
+def _start_cache_save(cache: ParseCache | None) -> None:
+    """Let a cache that can (``build.py sync --jobs``) prepare its file while the tables are built
+    and written; it replaces the cache file only in ``save``, as any cache does."""
+    start = getattr(cache, "start_save", None)
+    if start is not None:
+        start()
+
+
+def _cancel_cache_save(cache: ParseCache | None) -> None:
+    cancel = getattr(cache, "cancel_save", None)
+    if cancel is not None:
+        cancel()
 
 
 def _save_cache(cache: ParseCache | None) -> None:

@@ -241,8 +241,13 @@ class ParseCache:
         return result
 
     def put(self, blob_sha: str, path: str, result: Any) -> None:
-        """Remember the ``ReadResult`` of a member parsed in this run."""
+        """Remember the ``ReadResult`` of a member parsed in this run (a second put of the same
+        member replaces the first and keeps its place in the file)."""
         self._used[cache_key(blob_sha, path)] = (None, result)
+
+    def discard(self, blob_sha: str, path: str) -> None:
+        """Forget a member put in this run (one whose parse never finished)."""
+        self._used.pop(cache_key(blob_sha, path), None)
 
     def save(self) -> None:
         """Write the entries used in this run, atomically.
