@@ -175,7 +175,26 @@ def same_origin(previous: Any, repository: str, ref: str) -> bool:
 
 
 # -- local tarball -----------------------------------------------------------------------------
-class TarballSource:
+class _LocalSource:
+    """What the two local sources share: a path, no ref, no network, no retries."""
+
+    def __init__(self, path: str | os.PathLike, *, limits: ArchiveLimits | None = None):
+        self.path = self._locate(Path(path).expanduser().resolve())
+        self.repository = str(self.path)
+        self.ref = ""
+        self.limits = limits or ArchiveLimits()
+        self.retry_policy: RetryPolicy | None = None
+        self.requests_made = 0
+        self.bytes_downloaded = 0
+
+    def _locate(self, path: Path) -> Path:
+        return path
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+
+class TarballSource(_LocalSource):
     """security_content from a local ``.tar.gz`` (e.g. dropped on an air-gapped host).
 
     The file's SHA-256 is the validator: the same file again is "unchanged" without parsing.
@@ -184,17 +203,6 @@ class TarballSource:
         SourceNotFoundError: when the file does not exist or cannot be read.
     """
 
-    def __init__(self, path: str | os.PathLike, *, limits: ArchiveLimits | None = None):
-        self.path = Path(path).expanduser().resolve()
-        self.repository = str(self.path)
-        self.ref = ""
-        self.limits = limits or ArchiveLimits()
-        self.retry_policy: RetryPolicy | None = None
-        self.requests_made = 0
-        self.bytes_downloaded = 0
-
-    def __repr__(self) -> str:
-        return f"TarballSource({str(self.path)!r})"
 
     def _open_file(self) -> BinaryIO:
         try:
@@ -301,7 +309,7 @@ def _content_root(folder: Path) -> Path:
     return folder
 
 
-class DirectorySource:
+class DirectorySource(_LocalSource):
     """security_content from a local folder (a checkout or an unpacked tarball).
 
     The commit is the checkout's HEAD when there is a ``.git`` folder, else "". Every run reads
@@ -310,17 +318,8 @@ class DirectorySource:
     (``splunk-security_content-<sha7>/``) is read from inside that folder.
     """
 
-    def __init__(self, path: str | os.PathLike, *, limits: ArchiveLimits | None = None):
-        self.path = _content_root(Path(path).expanduser().resolve())
-        self.repository = str(self.path)
-        self.ref = ""
-        self.limits = limits or ArchiveLimits()
-        self.retry_policy: RetryPolicy | None = None
-        self.requests_made = 0
-        self.bytes_downloaded = 0
-
-    def __repr__(self) -> str:
-        return f"DirectorySource({str(self.path)!r})"
+    def _locate(self, path: Path) -> Path:
+        return _content_root(path)
 
     def resolve(self, previous: Any = None) -> Resolution:
         """Read the checkout's HEAD; never "unchanged" before the files are hashed.
