@@ -230,3 +230,19 @@ def test_pure_python_loader_reads_the_same_records(snapshot):
             assert again == snapshot.results[path], path
     finally:
         yaml_safe.use_libyaml(True)
+
+
+def test_every_top_level_key_is_known(snapshot):
+    """The reader knows every top-level key of the era A/B snapshots: ``unknown_keys`` stays
+    empty there, so an entry in a status event means a format the reader has not seen."""
+    unknown = {path: r.unknown_keys for path, r in snapshot.results.items() if r.unknown_keys}
+    assert unknown == {}
+
+
+def test_finding_kinds_follow_the_rendered_actions(snapshot):
+    """Before ESCU 6, what a detection produces follows its type (contentctl 4-5 rendering)."""
+    expected = {"Hunting": {"none"}, "Correlation": {"finding"}, "Anomaly": {"intermediate", "none"},
+                "TTP": {"both", "finding"}}
+    for record in snapshot.records:
+        if getattr(record, "type", None) in expected:
+            assert record.finding_kind in expected[record.type], record.source_path

@@ -18,6 +18,7 @@ from typing import Any, Dict, Mapping, Tuple, Union
 
 __all__ = [
     "DETECTION_FIELDS",
+    "FINDING_KINDS",
     "MACRO_FIELDS",
     "STORY_FIELDS",
     "TACTIC_FIELDS",
@@ -45,7 +46,11 @@ DETECTION_FIELDS = (
     "data_source", "security_domain", "platform", "risk_object_field", "risk_object_type",
     "risk_score", "threat_object_field", "threat_object_type", "search", "description",
     "how_to_implement", "known_false_positives", "source_path", "source_commit", "era",
+    "finding_kind", "creation_date", "deprecation_reason", "removed_in_version",
+    "replacement_content", "asset_type", "product", "category", "cve",
 )
+FINDING_KINDS = ("finding", "intermediate", "both", "none")
+"""What a detection produces in ES 8 terms (``Detection.finding_kind``, docs/content-model.md)."""
 TECHNIQUE_FIELDS = (
     "technique_id", "technique_name", "tactics", "parent_technique_id", "is_subtechnique",
     "source_commit",
@@ -60,11 +65,17 @@ MACRO_FIELDS = ("name", "definition", "description", "arguments", "source_path",
 
 @dataclass(frozen=True)
 class RiskObject:
-    """An entity a detection raises risk on: ``field`` of the results, ``type`` user/system/other."""
+    """An entity a detection raises risk on: ``field`` of the results, ``type`` user/system/other.
+
+    ``message`` is the risk message of this entity: its own (ESCU 6 ``intermediate_findings``
+    entities carry one each; a ``finding`` entity has the finding's title), else the
+    detection's ``risk_message``.
+    """
 
     field: str
     type: str
     score: int
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,9 +90,12 @@ class ThreatObject:
 class Detection:
     """One detection rule, era-independent.
 
-    ``date`` is the date of the current version (YYYY-MM-DD); ``platform`` is the
+    ``date`` is the date of the current version (YYYY-MM-DD; ESCU 6's ``modification_date``)
+    and ``creation_date`` the first version's (ESCU 6 only, else ""); ``platform`` is the
     ``detections/<platform>/`` folder (empty for deprecated/ and removed/ content);
-    ``era`` is A, B, C1 or C2 (docs/content-model.md).
+    ``era`` is A, B, C1 or C2; ``finding_kind`` is what the detection produces in ES 8 terms:
+    ``finding`` (a notable), ``intermediate`` (risk events), ``both`` or ``none``
+    (docs/content-model.md). The deprecation fields come from ESCU 6's ``deprecation_info``.
     """
 
     id: str
@@ -107,6 +121,15 @@ class Detection:
     source_path: str
     source_commit: str
     era: str
+    finding_kind: str = "none"
+    creation_date: str = ""
+    deprecation_reason: str = ""
+    removed_in_version: str = ""
+    replacement_content: str = ""
+    asset_type: str = ""
+    product: Tuple[str, ...] = ()
+    category: str = ""
+    cve: Tuple[str, ...] = ()
 
     @property
     def risk_score(self) -> int | None:
@@ -141,6 +164,15 @@ class Detection:
             "source_path": self.source_path,
             "source_commit": self.source_commit,
             "era": self.era,
+            "finding_kind": self.finding_kind,
+            "creation_date": self.creation_date,
+            "deprecation_reason": self.deprecation_reason,
+            "removed_in_version": self.removed_in_version,
+            "replacement_content": self.replacement_content,
+            "asset_type": self.asset_type,
+            "product": list(self.product),
+            "category": self.category,
+            "cve": list(self.cve),
         }
 
 
@@ -282,11 +314,16 @@ Record = Union[Detection, Story, Macro, LookupDef, DataSource]
 
 @dataclass(frozen=True)
 class ReadResult:
-    """What ``reader.read_member`` made of one file: a record or a rejection (never both)."""
+    """What ``reader.read_member`` made of one file: a record or a rejection (never both).
+
+    ``unknown_keys`` are the file's top-level keys the reader does not know (sorted): the sync
+    counts them, so that the next format change shows on the day it lands.
+    """
 
     kind: str | None
     record: Record | None = None
     rejection: Rejection | None = None
+    unknown_keys: Tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------- plain-data form (parse cache)
@@ -310,7 +347,8 @@ def result_to_dict(result: ReadResult) -> Dict[str, Any]:
         result: what ``reader.read_member`` returned.
 
     Returns:
-        ``{"kind": ..., "record": {...} | None, "rejection": {"path", "reason"} | None}``.
+        ``{"kind": ..., "record": {...} | None, "rejection": {"path", "reason"} | None,
+        "unknown_keys": [...]}``.
     """
     record = None
     if result.record is not None:
@@ -325,7 +363,8 @@ def result_to_dict(result: ReadResult) -> Dict[str, Any]:
     rejection = None
     if result.rejection is not None:
         rejection = {"path": result.rejection.path, "reason": result.rejection.reason}
-    return {"kind": result.kind, "record": record, "rejection": rejection}
+    return {"kind": result.kind, "record": record, "rejection": rejection,
+            "unknown_keys": list(result.unknown_keys)}
 
 
 def result_from_dict(data: Mapping[str, Any]) -> ReadResult:
@@ -347,6 +386,7 @@ def result_from_dict(data: Mapping[str, Any]) -> ReadResult:
         rejection = None
         if data.get("rejection") is not None:
             rejection = Rejection(data["rejection"]["path"], data["rejection"]["reason"])
+        unknown_keys = tuple(str(key) for key in data.get("unknown_keys") or ())
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"not a cached read result: {exc}") from None
-    return ReadResult(kind, record, rejection)
+    return ReadResult(kind, record, rejection, unknown_keys)

@@ -8,15 +8,16 @@ This module is the only place that knows the eras (docs/content-model.md has the
 * B, 2023-24: adds ``status``, ``data_source[]`` (two 2024 files say ``data_sources``), inline
   ``tests[]``, ``drilldown_searches[]``; deprecated rules live in ``detections/deprecated/``.
 * C1, contentctl v5: ``rba: {message, risk_objects[{field, type, score}], threat_objects[]}``.
-* C2, ESCU 6: ``creation_date`` + ``modification_date``; ``finding: {title, entity}``,
+* C2, ESCU 6 (``develop`` since May 2026): no ``tags:`` block; analytic_story, asset_type,
+  mitre_attack_id, product, category, security_domain, cve are top-level keys;
+  ``creation_date`` + ``modification_date``; ``finding: {title, entity}``,
   ``intermediate_findings: {entities[]}``, top-level ``threat_objects[]``; ``removed/`` folder
-  and ``deprecation_info``.
+  and ``deprecation_info``. A file may mix eras (a ``removed/`` file with ESCU 6 dates and the
+  old ``rba:`` + ``tags:``): both are read, and a top-level key wins over the same key in
+  ``tags``.
 
-Observables (eras A and B) become risk and threat objects by contentctl 4.4's rule, the last
-one before ``rba``, which upstream's own migration to ``rba`` followed: a Victim user or system
-is a risk object, an Attacker is a threat object, anything else is a risk object of type
-``other``. The score is ``round(confidence * impact / 100)`` as contentctl 4 computed it
-(``tags.risk_score`` when either is missing).
+Risk and threat objects of every era are read by ``findings.py``. Top-level keys the reader does
+not know (``KNOWN_KEYS``) are listed in ``ReadResult.unknown_keys``; they never reject a file.
 
 Entry points: ``member_kind(path)``, ``read_member(path, data, commit=...)`` and
 ``read_catalogue(data, tactic_order)``. A file that cannot be read becomes a ``Rejection`` with
@@ -29,6 +30,7 @@ from typing import Any, Callable, Dict, List, Tuple
 
 from malicious_image.content import schema
 from malicious_image.content.catalogue import read_catalogue
+from malicious_image.content.findings import finding_kind, read_findings
 from malicious_image.content.model import (
     DataSource,
     Detection,
@@ -42,7 +44,6 @@ from malicious_image.content.model import (
 )
 from malicious_image.content.values import (
     ContentError,
-    is_number,
     kind_of,
     mapping,
     parse_date,
@@ -54,7 +55,7 @@ from malicious_image.content.values import (
 )
 from malicious_image.content.yaml_safe import YamlError, load_yaml
 
-__all__ = ["CATALOGUE_PATHS", "ContentError", "member_kind", "read_catalogue", "read_member"]
+__all__ = ["CATALOGUE_PATHS", "KNOWN_KEYS", "ContentError", "member_kind", "read_catalogue", "read_member"]
 
 CATALOGUE_PATHS = ("app_template/lookups/mitre_enrichment.csv", "lookups/mitre_enrichment.csv")
 """Where the ATT&CK catalogue lives (2024 and later first, then 2022-23); use the first present."""
@@ -68,18 +69,25 @@ _FOLDER_KINDS = {
 }
 _STATUS_FOLDERS = ("deprecated", "experimental", "removed")
 _C2_KEYS = ("finding", "intermediate_findings", "creation_date", "modification_date",
-            "deprecation_info", "threat_objects")
+            "deprecation_info", "threat_objects", "mitre_attack_id", "analytic_story")
+_TAG_KEYS = ("analytic_story", "asset_type", "mitre_attack_id", "product", "category",
+             "security_domain", "cve")
+"""Keys of ``tags`` (eras A-C1) that ESCU 6 moved to the top level; a top-level key wins."""
 
-# contentctl 4.4 (detection_abstract.risk): observable type -> risk / threat object type.
-_RISK_USER = frozenset(("user", "username", "email address"))
-_RISK_SYSTEM = frozenset(("device", "endpoint", "hostname", "ip address"))
-_THREAT_TYPES = {
-    "process name": "process", "process": "process",
-    "file name": "file_name", "file": "file_name", "file hash": "file_name",
-    "ip address": "ip_address",
-    "url string": "url", "url": "url",
+_COMMON_KEYS = frozenset(("name", "id", "version", "date", "creation_date", "modification_date",
+                          "author", "status", "description", "references"))
+KNOWN_KEYS: Dict[str, frozenset] = {
+    # every era's detection keys: read, or known and deliberately not needed (tests, drilldowns,
+    # datamodel, deployment, baselines)
+    "detection": _COMMON_KEYS | frozenset((
+        "type", "data_source", "data_sources", "search", "how_to_implement", "known_false_positives",
+        "tags", "datamodel", "tests", "drilldown_searches", "deployment", "rba", "finding",
+        "intermediate_findings", "threat_objects", "deprecation_info", "baselines", *_TAG_KEYS,
+    )),
+    "story": _COMMON_KEYS | frozenset(("narrative", "tags", "type", "category", "product", "usecase")),
+    "macro": _COMMON_KEYS | frozenset(("definition", "arguments")),
 }
-
+"""Top-level keys the reader knows, by kind (lookups and data sources are not checked)."""
 
 def member_kind(path: str) -> str | None:
     """Say what a repository file is to the sync.
@@ -123,17 +131,26 @@ def read_member(path: str, data: bytes, *, commit: str = "") -> ReadResult:
     kind = member_kind(path)
     if kind is None or kind == "catalogue":
         return ReadResult(kind)
+    unknown: Tuple[str, ...] = ()
     try:
         doc = load_yaml(data)
         if not isinstance(doc, dict):
             raise ContentError(f"is not a YAML mapping (found {kind_of(doc)})")
+        unknown = _unknown_keys(kind, doc)
         fields = _BUILDERS[kind](path, doc, commit)
     except (YamlError, ContentError) as exc:
-        return ReadResult(kind, rejection=Rejection(path, str(exc)))
+        return ReadResult(kind, rejection=Rejection(path, str(exc)), unknown_keys=unknown)
     reason = schema.check(kind, fields)
     if reason is not None:
-        return ReadResult(kind, rejection=Rejection(path, reason))
-    return ReadResult(kind, record=_MAKERS[kind](fields))
+        return ReadResult(kind, rejection=Rejection(path, reason), unknown_keys=unknown)
+    return ReadResult(kind, record=_MAKERS[kind](fields), unknown_keys=unknown)
+
+
+def _unknown_keys(kind: str, doc: Dict[str, Any]) -> Tuple[str, ...]:
+    known = KNOWN_KEYS.get(kind)
+    if known is None:
+        return ()
+    return tuple(sorted(str(key) for key in doc if key not in known))
 
 
 def _relative(path: str) -> str:
@@ -150,38 +167,30 @@ def _detection_fields(path: str, doc: Dict[str, Any], commit: str) -> Dict[str, 
     parts = path.split("/")
     era = _era(parts, doc)
     tags = mapping(doc, "tags")
-    if era == "C2":
-        risk_message, risks, threats = _risk_c2(doc)
-        date = parse_date(doc, "modification_date", "creation_date", "date")
-    elif era == "C1":
-        risk_message, risks, threats = _risk_c1(doc)
-        date = parse_date(doc, "date")
-    else:
-        risk_message, risks, threats = _risk_observables(tags, era)
-        date = parse_date(doc, "date")
+    tagged = {key: doc[key] if key in doc else tags.get(key) for key in _TAG_KEYS}  # top level wins
+    risk_message, risks, threats = read_findings(doc, tags, era)
     data_source = doc.get("data_source")
     if data_source is None:
         data_source = doc.get("data_sources")  # two 2024 files misspell the key
+    deprecation = mapping(doc, "deprecation_info")
+    detection_type = _detection_type(text(doc, "type"))
     return {
         "id": text(doc, "id").lower(),
         "name": text(doc, "name"),
-        "type": _detection_type(text(doc, "type")),
+        "type": detection_type,
         "status": _status(parts, doc),
         "version": whole_number(doc.get("version")),
-        "date": date,
+        "date": parse_date(doc, "modification_date", "creation_date", "date"),
         "author": text(doc, "author"),
         "description": text(doc, "description"),
         "search": text(doc, "search"),
         "how_to_implement": text(doc, "how_to_implement"),
         "known_false_positives": text(doc, "known_false_positives"),
         "references": texts(doc.get("references"), "references"),
-        "mitre_attack_id": unique(
-            t.upper() for t in texts(tags.get("mitre_attack_id"), "tags.mitre_attack_id")
-        ),
-        "analytic_story": texts(tags.get("analytic_story"), "tags.analytic_story"),
+        "mitre_attack_id": unique(t.upper() for t in texts(tagged["mitre_attack_id"], _where(doc, "mitre_attack_id"))),
+        "analytic_story": texts(tagged["analytic_story"], _where(doc, "analytic_story")),
         "data_source": texts(data_source, "data_source"),
-        "security_domain": text(tags, "security_domain", "tags.").lower()
-        or text(doc, "security_domain").lower(),
+        "security_domain": scalar_text(tagged["security_domain"], _where(doc, "security_domain")).lower(),
         "platform": _platform(parts),
         "risk_message": risk_message,
         "risk_objects": risks,
@@ -189,7 +198,23 @@ def _detection_fields(path: str, doc: Dict[str, Any], commit: str) -> Dict[str, 
         "source_path": path,
         "source_commit": commit,
         "era": era,
+        "finding_kind": finding_kind(doc, era, detection_type, bool(risks)),
+        "creation_date": parse_date(doc, "creation_date"),
+        "deprecation_reason": text(deprecation, "reason", "deprecation_info."),
+        "removed_in_version": text(deprecation, "removed_in_version", "deprecation_info."),
+        "replacement_content": "; ".join(
+            texts(deprecation.get("replacement_content"), "deprecation_info.replacement_content")
+        ),
+        "asset_type": scalar_text(tagged["asset_type"], _where(doc, "asset_type")),
+        "product": unique(texts(tagged["product"], _where(doc, "product"))),
+        "category": ", ".join(texts(tagged["category"], _where(doc, "category"))),
+        "cve": unique(t.upper() for t in texts(tagged["cve"], _where(doc, "cve"))),
     }
+
+
+def _where(doc: Dict[str, Any], key: str) -> str:
+    """How a message names ``key``: top level (ESCU 6) or ``tags.key`` (earlier eras)."""
+    return key if key in doc else "tags." + key
 
 
 def _era(parts: List[str], doc: Dict[str, Any]) -> str:
@@ -234,116 +259,6 @@ def _detection_type(value: str) -> str:
     return _TYPES.get(value.lower(), value)
 
 
-def _risk_observables(tags: Dict[str, Any], era: str) -> Tuple[str, list, list]:
-    """Eras A and B: tags.message, tags.observable[{name, type, role[]}] and the legacy score.
-
-    Era A follows the 2022 build tool: a user or system type is a risk object when its role is
-    Attacker or Victim (and nothing otherwise); any other type is a threat object. Era B follows
-    contentctl 4.4: a Victim user or system is a risk object, an Attacker a threat object, and
-    anything else a risk object of type ``other``. An observable without a name is skipped.
-    """
-    observables = tags.get("observable") or []
-    if not isinstance(observables, list):
-        raise ContentError(f"field 'tags.observable' must be a list, found {kind_of(observables)}")
-    score = _legacy_score(tags)
-    risks: List[Dict[str, Any]] = []
-    threats: List[Dict[str, Any]] = []
-    for index, obs in enumerate(observables):
-        where = f"tags.observable[{index}]"
-        if not isinstance(obs, dict):
-            raise ContentError(f"field '{where}' must be a mapping, found {kind_of(obs)}")
-        name = text(obs, "name", where + ".")
-        if not name:
-            continue
-        kind = text(obs, "type", where + ".").lower()
-        roles = {role.lower() for role in texts(obs.get("role"), where + ".role")}
-        entity = "user" if kind in _RISK_USER else "system" if kind in _RISK_SYSTEM else ""
-        if era == "A":
-            if not entity:
-                threats.append({"field": name, "type": _threat_type(kind)})
-            elif roles & {"attacker", "victim"}:
-                risks.append({"field": name, "type": entity, "score": score})
-        elif entity and "victim" in roles:
-            risks.append({"field": name, "type": entity, "score": score})
-        elif "attacker" in roles:
-            threats.append({"field": name, "type": _threat_type(kind)})
-        else:
-            risks.append({"field": name, "type": "other", "score": score})
-    if risks and score is None:
-        raise ContentError(
-            "tags have observables but no risk score (tags.risk_score, or confidence and impact)"
-        )
-    return text(tags, "message", "tags."), _sorted_unique(risks), _sorted_unique(threats)
-
-
-def _threat_type(kind: str) -> str:
-    """contentctl 4.4's threat object types; other observable types in snake_case."""
-    return _THREAT_TYPES.get(kind, "_".join(kind.split()))
-
-
-def _legacy_score(tags: Dict[str, Any]) -> int | None:
-    confidence, impact = tags.get("confidence"), tags.get("impact")
-    if is_number(confidence) and is_number(impact):
-        return round(confidence * impact / 100)
-    score = tags.get("risk_score")
-    if is_number(score):
-        return round(score)
-    return None
-
-
-def _risk_c1(doc: Dict[str, Any]) -> Tuple[str, list, list]:
-    """contentctl v5: rba {message, risk_objects[{field, type, score}], threat_objects[{field, type}]}."""
-    rba = mapping(doc, "rba")
-    risks = _objects(rba.get("risk_objects"), "rba.risk_objects", scored=True)
-    threats = _objects(rba.get("threat_objects"), "rba.threat_objects", scored=False)
-    return text(rba, "message", "rba."), _sorted_unique(risks), _sorted_unique(threats)
-
-
-def _risk_c2(doc: Dict[str, Any]) -> Tuple[str, list, list]:
-    """ESCU 6: finding {title, entity}, intermediate_findings {entities[]}, threat_objects[]."""
-    finding = mapping(doc, "finding")
-    entity = finding.get("entity")
-    entities = entity if isinstance(entity, list) else ([] if entity is None else [entity])
-    risks = _objects(entities, "finding.entity", scored=True)
-    intermediate = mapping(doc, "intermediate_findings")
-    risks += _objects(intermediate.get("entities"), "intermediate_findings.entities", scored=True)
-    threats = _objects(doc.get("threat_objects"), "threat_objects", scored=False)
-    message = text(finding, "title", "finding.") or text(intermediate, "title", "intermediate_findings.")
-    return message, _sorted_unique(risks), _sorted_unique(threats)
-
-
-def _objects(value: Any, where: str, *, scored: bool) -> List[Dict[str, Any]]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ContentError(f"field '{where}' must be a list, found {kind_of(value)}")
-    out = []
-    for index, item in enumerate(value):
-        here = f"{where}[{index}]"
-        if not isinstance(item, dict):
-            raise ContentError(f"field '{here}' must be a mapping, found {kind_of(item)}")
-        obj = {"field": text(item, "field", here + "."), "type": text(item, "type", here + ".").lower()}
-        if scored:
-            obj["score"] = whole_number(item.get("score"))  # a whole number, or left for the schema
-        out.append(obj)
-    return out
-
-
-def _sorted_unique(objects: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Canonical order (field, type) without repeats: eras list entities in different orders.
-
-    An entity listed twice with different scores keeps the higher one.
-    """
-    seen: Dict[Tuple[str, str], Dict[str, Any]] = {}
-    for obj in objects:
-        key = (obj["field"], obj["type"])
-        kept = seen.setdefault(key, obj)
-        score, old = obj.get("score"), kept.get("score")
-        if is_number(score) and is_number(old) and score > old:
-            seen[key] = obj
-    return [seen[key] for key in sorted(seen)]
-
-
 def _make_detection(f: Dict[str, Any]) -> Detection:
     return Detection(
         id=f["id"], name=f["name"], type=f["type"], status=f["status"], version=f["version"],
@@ -352,9 +267,13 @@ def _make_detection(f: Dict[str, Any]) -> Detection:
         references=tuple(f["references"]), mitre_attack_id=tuple(f["mitre_attack_id"]),
         analytic_story=tuple(f["analytic_story"]), data_source=tuple(f["data_source"]),
         security_domain=f["security_domain"], platform=f["platform"], risk_message=f["risk_message"],
-        risk_objects=tuple(RiskObject(o["field"], o["type"], o["score"]) for o in f["risk_objects"]),
+        risk_objects=tuple(RiskObject(o["field"], o["type"], o["score"], o["message"]) for o in f["risk_objects"]),
         threat_objects=tuple(ThreatObject(o["field"], o["type"]) for o in f["threat_objects"]),
         source_path=f["source_path"], source_commit=f["source_commit"], era=f["era"],
+        finding_kind=f["finding_kind"], creation_date=f["creation_date"],
+        deprecation_reason=f["deprecation_reason"], removed_in_version=f["removed_in_version"],
+        replacement_content=f["replacement_content"], asset_type=f["asset_type"],
+        product=tuple(f["product"]), category=f["category"], cve=tuple(f["cve"]),
     )
 
 
@@ -362,9 +281,10 @@ def _make_detection(f: Dict[str, Any]) -> Detection:
 
 def _story_fields(path: str, doc: Dict[str, Any], commit: str) -> Dict[str, Any]:
     tags = mapping(doc, "tags")
-    usecase = tags.get("usecase")
+    tagged = {key: doc[key] if key in doc else tags.get(key) for key in ("category", "product", "usecase")}
+    usecase = tagged["usecase"]
     if isinstance(usecase, list):
-        usecase = ", ".join(texts(usecase, "tags.usecase"))
+        usecase = ", ".join(texts(usecase, _where(doc, "usecase")))
     return {
         "id": text(doc, "id").lower(),
         "name": text(doc, "name"),
@@ -374,9 +294,9 @@ def _story_fields(path: str, doc: Dict[str, Any], commit: str) -> Dict[str, Any]
         "description": text(doc, "description"),
         "narrative": text(doc, "narrative"),
         "references": texts(doc.get("references"), "references"),
-        "category": texts(tags.get("category"), "tags.category"),
-        "product": texts(tags.get("product"), "tags.product"),
-        "usecase": scalar_text(usecase, "tags.usecase"),
+        "category": texts(tagged["category"], _where(doc, "category")),
+        "product": texts(tagged["product"], _where(doc, "product")),
+        "usecase": scalar_text(usecase, _where(doc, "usecase")),
         "source_path": path,
         "source_commit": commit,
     }

@@ -37,6 +37,7 @@ _DATE = {
     "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
     "x-message": "is not a date (YYYY-MM-DD)",
 }
+_DATE_OR_EMPTY = dict(_DATE, pattern="^$|" + _DATE["pattern"])
 _TEXT = {"type": "string"}
 _NAME = {"type": "string", "minLength": 1, "x-message": "is empty"}
 _VERSION = {"type": "integer", "minimum": 1, "x-message": "is not a positive whole number"}
@@ -80,7 +81,7 @@ DETECTION_SCHEMA: Dict[str, Any] = {
             "items": {
                 "type": "object",
                 "required": ["field", "type", "score"],
-                "properties": {"field": _NAME, "type": _NAME, "score": _SCORE},
+                "properties": {"field": _NAME, "type": _NAME, "score": _SCORE, "message": _TEXT},
             },
         },
         "threat_objects": {
@@ -94,6 +95,15 @@ DETECTION_SCHEMA: Dict[str, Any] = {
         "source_path": _NAME,
         "source_commit": _TEXT,
         "era": {"enum": ["A", "B", "C1", "C2"]},
+        "finding_kind": {"enum": ["finding", "intermediate", "both", "none"]},
+        "creation_date": _DATE_OR_EMPTY,
+        "deprecation_reason": _TEXT,
+        "removed_in_version": _TEXT,
+        "replacement_content": _TEXT,
+        "asset_type": _TEXT,
+        "product": _TEXT_LIST,
+        "category": _TEXT,
+        "cve": _TEXT_LIST,
     },
     # A removed detection (contentctl 5 removed/) may keep only its metadata; any other needs SPL.
     "if": {"properties": {"status": {"const": "removed"}}},

@@ -12,8 +12,10 @@ store. The run:
 3. reads the members the reader needs (``member_kind``), parsing only those whose
    (blob SHA-1, path) is not in the parse cache; a download that breaks off is retried whole
    under the source's retry policy (members already parsed in the failed attempt are kept);
-4. builds the tables, refuses to replace them with a sync that found no detection at all,
-   writes them as one new generation (``TableWriter.replace_tables``), then saves the state and
+4. builds the tables, refuses to replace them with a sync that found no detection at all or
+   that would lower the share of detections with an ATT&CK id by more than 20 points
+   (``drift.py``, unless ``accept_format_change``), writes them as one new generation
+   (``TableWriter.replace_tables``), then saves the state and
    the cache. A failure at any step leaves the previous tables in place: the report says why and
    the saved state keeps the commit, ETag and blobs of the tables that are still there.
 """
@@ -28,6 +30,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Proto
 
 from malicious_image.content.archive import ArchiveError
 from malicious_image.content.sources import Resolution, SourceError, call_with_retries
+from malicious_image.sync.drift import ContentHealth, FormatDriftError, check_drift, measure
 from malicious_image.sync.state import ParseCache, StateError, SyncState, code_fingerprint
 
 LOG = logging.getLogger("malicious_image.sync")
@@ -104,6 +107,8 @@ class SyncReport:
     cache_hits: int = 0
     durations: Dict[str, float] = field(default_factory=dict)
     message: str = ""
+    error: str = ""
+    health: ContentHealth = field(default_factory=ContentHealth)
 
     def to_event(self, max_rejected: int = MAX_REJECTED_IN_EVENT) -> Dict[str, Any]:
         """Return the status event as a JSON-ready dict.
@@ -130,6 +135,9 @@ class SyncReport:
             "cache_hits": self.cache_hits,
             "durations": {k: round(v, 3) for k, v in self.durations.items()},
             "message": self.message,
+            "error": self.error,
+            "unmapped_detections": self.health.unmapped_event(),
+            "unknown_keys": dict(self.health.unknown_keys),
         }
 
 
@@ -169,6 +177,7 @@ def run_sync(
     tactic_order: Sequence[str] | None = None,
     reader: ContentReader | None = None,
     parse_many: ParseMany | None = None,
+    accept_format_change: bool = False,
 ) -> SyncReport:
     """Run one sync and return its report; never raises for a failed sync (see ``outcome``).
 
@@ -183,6 +192,8 @@ def run_sync(
         parse_many: parses the members that are not cached (see :data:`ParseMany`); default: one
             after the other with ``reader.read_member``, as they are read. ``build.py sync`` may
             pass one that parses on several cores; the result must not depend on it.
+        accept_format_change: write the tables even when they would lower the share of
+            detections that have an ATT&CK id by more than 20 points (``drift.py``).
     """
     started = time.perf_counter()
     report = SyncReport(repository=source.repository, ref=source.ref)
@@ -216,6 +227,10 @@ def run_sync(
         order = tactic_order if tactic_order is not None else reader.load_tactic_order()
         notify("tables", 0, 1)
         tables = timer("tables", lambda: _build_tables(reader, collected, order, commit, report))
+        unknown = (getattr(result, "unknown_keys", ()) for result in collected.results.values())
+        report.health = measure(tables["detections"], unknown)
+        in_place = ContentHealth.from_state(previous.coverage) if previous and previous.generation else None
+        check_drift(in_place, report.health, accept_format_change=accept_format_change)
         generation = _next_generation(previous)
         notify("write", 0, 1)
         timer("write", lambda: writer.replace_tables(tables, generation))
@@ -226,16 +241,21 @@ def run_sync(
         new_state = SyncState(
             repository=source.repository, ref=source.ref, commit=commit, etag=resolution.etag,
             blobs=collected.blobs, generation=generation, outcome="updated", finished_at=_now(),
-            counts=report.counts, fingerprint=fingerprint,
+            counts=report.counts, fingerprint=fingerprint, coverage=report.health.to_state(),
         )  # fmt: skip
         timer("write", lambda: state_store.save(new_state))
         timer("cache", lambda: _save_cache(cache))
         report.message = f"tables replaced with {commit[:12] or 'the content'} (generation {generation})"
         notify("write", 1, 1)
+    except FormatDriftError as exc:  # the message already says the previous tables are kept
+        report.error = type(exc).__name__
+        _fail(report, str(exc), previous, state_store, written, said_kept=True)
     except (SourceError, ArchiveError, SyncError, StateError) as exc:
+        report.error = type(exc).__name__
         _fail(report, str(exc), previous, state_store, written)
     except Exception as exc:  # a writer or reader failure this module does not know by type
         LOG.exception("action=sync_failed reason=unexpected")
+        report.error = type(exc).__name__
         _fail(report, f"{type(exc).__name__}: {exc}", previous, state_store, written)
     finally:
         _cancel_cache_save(cache)  # a save started early and not completed by a successful run
@@ -402,6 +422,7 @@ def _finish_unchanged(report: SyncReport, previous: SyncState, resolution: Resol
     report.commit = previous.commit
     report.generation = previous.generation
     report.counts = dict(previous.counts)
+    report.health = ContentHealth.from_state(previous.coverage) or ContentHealth()
     report.message = f"upstream unchanged at {previous.commit[:12] or 'the same content'}; nothing written"
     etag = resolution.etag or previous.etag
     if etag != previous.etag or previous.outcome == "failed":
@@ -409,10 +430,13 @@ def _finish_unchanged(report: SyncReport, previous: SyncState, resolution: Resol
 
 
 def _fail(
-    report: SyncReport, message: str, previous: SyncState | None, state_store: StateStore, written: str = ""
+    report: SyncReport, message: str, previous: SyncState | None, state_store: StateStore, written: str = "",
+    *, said_kept: bool = False,
 ) -> None:
     report.outcome = "failed"
-    if written:  # the state still describes the previous tables, so the next run syncs again
+    if said_kept:
+        report.message = message
+    elif written:  # the state still describes the previous tables, so the next run syncs again
         report.message = (
             f"{message}; the tables were replaced (generation {written}) but the sync state was not "
             "saved, so the next run will sync again"

@@ -26,7 +26,7 @@ from typing import Any, Dict, Iterable, Iterator, Mapping, Tuple
 
 LOG = logging.getLogger("malicious_image.sync")
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: ESCU 6 detection columns, RiskObject.message, ReadResult.unknown_keys
 STATE_FORMAT = 1
 CACHE_FILE = "parse-cache.json"
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -63,7 +63,9 @@ class SyncState:
 
     ``blobs`` maps each repository-relative path read to its git blob SHA-1; ``generation`` is
     the table generation written last ("" before the first successful run); ``outcome`` is
-    ``updated``, ``unchanged`` or ``failed``; ``finished_at`` is ISO 8601 UTC.
+    ``updated``, ``unchanged`` or ``failed``; ``finished_at`` is ISO 8601 UTC. ``coverage`` holds
+    the content health of the tables written (``drift.ContentHealth.to_state``): the format-drift
+    guard compares the next sync with it, and an unchanged run reports it again.
     """
 
     repository: str = ""
@@ -77,6 +79,7 @@ class SyncState:
     counts: Dict[str, int] = field(default_factory=dict)
     fingerprint: str = ""
     message: str = ""
+    coverage: Dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> Dict[str, Any]:
         """Return a JSON-ready dict (with ``format``)."""
@@ -98,6 +101,8 @@ class SyncState:
         state = cls(**values)
         if not isinstance(state.blobs, dict) or not isinstance(state.counts, dict):
             raise StateError("the stored sync state has malformed blobs or counts")
+        if not isinstance(state.coverage, dict):
+            state.coverage = {}  # written by hand or damaged: only the drift guard loses its base
         return state
 
 
