@@ -154,8 +154,10 @@ def test_first_sync_writes_all_tables_and_the_state(tmp_path, fake):
 def test_status_event_has_the_documented_fields(tmp_path, fake):
     event = _run(_tarball(tmp_path), MemoryWriter(), MemoryStateStore(), fake).to_event()
     for key in ("outcome", "repository", "ref", "commit", "counts", "rejected", "bytes_downloaded",
-                "durations", "message"):  # fmt: skip
+                "durations", "message", "error"):  # fmt: skip
         assert key in event
+    # the fake rows have no type: no detection is counted, and the fake reader knows no keys
+    assert (event["unmapped_detections"], event["unknown_keys"]) == ({"count": 0, "first": []}, {})
     assert set(event["durations"]) >= {"resolve", "download", "parse", "tables", "write", "total"}
     assert event["bytes_downloaded"] > 0 and event["commit"] == COMMIT_A
 
