@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="parse on N processes (default: 2 with libyaml on 2 or more CPUs, else 1); same output",
     )  # fmt: skip
     parser.add_argument("--no-cache", action="store_true", help="parse every file (ignore and do not write .cache/)")
+    parser.add_argument(
+        "--accept-format-change", action="store_true",
+        help="write the tables even if the share of detections with an ATT&CK id falls by more than 20 points",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     parser.add_argument("--verbose", action="store_true", help="log each step (key=value lines) to stderr")
     return parser
@@ -130,6 +134,14 @@ def format_summary(report: SyncReport) -> List[str]:
         lines += [f"    {r['path']}: {r['reason']}" for r in report.rejected[:SHOWN_REJECTIONS]]
         if len(report.rejected) > SHOWN_REJECTIONS:
             lines.append(f"    ... all {len(report.rejected)} in {SUMMARY_FILE}")
+    unmapped = event["unmapped_detections"]
+    if unmapped["count"]:
+        shown = ", ".join(item["path"] for item in unmapped["first"][:SHOWN_REJECTIONS])
+        more = f", ... all listed (up to 100) in {SUMMARY_FILE}" if unmapped["count"] > SHOWN_REJECTIONS else ""
+        lines.append(f"  {unmapped['count']} detections have no ATT&CK id: {shown}{more}")
+    if event["unknown_keys"]:
+        keys = ", ".join(f"{key} ({count} files)" for key, count in event["unknown_keys"].items())
+        lines.append(f"  top-level keys the reader does not know: {keys}")
     phases = ", ".join(f"{k} {v:.2f}" for k, v in event["durations"].items() if k != "total")
     lines.append(f"  took {event['durations'].get('total', 0):.2f} s ({phases})")
     if report.message:
@@ -160,7 +172,10 @@ def main(argv: List[str] | None = None) -> int:
             parallel = Parallel(args.jobs)  # parses, and writes the cache, on several cores with --jobs N
             cache = None if args.no_cache else parallel.cache(out / CACHE_FOLDER)
             state = JsonStateStore(out / "sync_state.json", writer)
-            report = run_sync(source, writer, state, cache=cache, progress=progress, parse_many=parallel.parse_many)
+            report = run_sync(
+                source, writer, state, cache=cache, progress=progress, parse_many=parallel.parse_many,
+                accept_format_change=args.accept_format_change,
+            )  # fmt: skip
             event = report.to_event(max_rejected=len(report.rejected))
             write_atomic(out / SUMMARY_FILE, (_json(event) + "\n").encode("utf-8"))
     except SyncLockedError as exc:

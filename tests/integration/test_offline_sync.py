@@ -149,3 +149,27 @@ def test_faults_leave_the_previous_tables_whole(out, gh, fault, params, why):
     after = _fingerprint(out)
     assert {k: after[k] for k in TABLES} == {k: before[k] for k in TABLES}
     assert json.loads(after["state"])["commit"] == SHA_2023
+
+
+def test_format_drift_fails_the_command_and_accept_format_change_lets_it_through(tmp_path, capsys):
+    """A content whose detections lost their ATT&CK ids: exit 1, the tables stay, the summary
+    says why; ``--accept-format-change`` takes it."""
+    fixture = Path(__file__).resolve().parent.parent / "fixtures" / "content" / "era_c2"
+    rule = "detections/endpoint/container_image_pulled_from_unlisted_registry.yml"
+    content = tmp_path / "content"
+    shutil.copytree(fixture, content)
+    out = tmp_path / "out"
+    assert _sync(None, out, source=str(content)) == 0
+    tables_before = (out / "detections.csv").read_bytes()
+    text = (content / rule).read_text(encoding="utf-8")
+    (content / rule).write_text(text.replace("mitre_attack_id:\n- T1204.003\n- T1204\n", ""), encoding="utf-8")
+    assert _sync(None, out, source=str(content)) == 1
+    summary = _summary(out)
+    assert (summary["outcome"], summary["error"]) == ("failed", "FormatDriftError")
+    assert summary["message"].startswith("the content format changed: 1 of 1 detections have no ATT&CK id")
+    assert summary["unmapped_detections"] == {"count": 1, "first": [
+        {"path": rule, "id": "5b0f5c1e-7d43-4c1a-9a57-2f3b8e6d9c10"}]}
+    assert (out / "detections.csv").read_bytes() == tables_before
+    assert "1 detections have no ATT&CK id: " + rule in capsys.readouterr().err
+    assert _sync(None, out, "--accept-format-change", source=str(content)) == 0
+    assert read_csv(out / "detections.csv")[0]["mitre_attack_id"] == ""
