@@ -66,6 +66,9 @@ def without(record, *fields):
         # upstream's own tools read *.yml only: a name with a trailing space is not content
         ("detections/deprecated/kubernetes_aws_detect_rbac_authorization_by_account.yml ", None),
         ("ssa_detections/endpoint/x.yml", None),
+        # ESCU 6 renamed deployments/ to schedules/: neither is content the sync needs
+        ("deployments/escu_default_configuration_ttp.yml", None),
+        ("schedules/escu_default_configuration_ttp.yml", None),
         ("detections/cloud/x.yaml", None),
         ("dist/escu/lookups/mitre_enrichment.csv", None),
         ("tests/cloud/x.test.yml", None),
@@ -250,3 +253,47 @@ def test_c1_hunting_without_rba_raises_no_risk():
     record = read_member(SAME_RULE, hunting.encode()).record
     assert record.era == "B"  # without rba nothing tells C1 from B, and nothing needs to
     assert (record.type, record.risk_objects, record.threat_objects, record.risk_score) == ("Hunting", (), (), None)
+
+
+def test_c2_leftover_manual_review_block_is_ignored_and_reported_as_unknown():
+    """Converted Correlation detections carry ``MANUAL_REVIEW: {rba: {}, manual_review_rationale}``."""
+    text = (FIXTURES / "era_c2" / SAME_RULE).read_text(encoding="utf-8")
+    text += "MANUAL_REVIEW:\n  rba: {}\n  manual_review_rationale: converted by hand\n"
+    result = read_member(SAME_RULE, text.encode(), commit=COMMIT)
+    assert result.unknown_keys == ("MANUAL_REVIEW",)
+    assert result.record == read("era_c2", SAME_RULE)
+    # also on a file that is rejected: a format change shows even when files fail
+    bad = read_member(SAME_RULE, text.replace("version: 2", "version: two").encode())
+    assert bad.rejection is not None and bad.unknown_keys == ("MANUAL_REVIEW",)
+
+
+def test_c2_top_level_key_wins_over_tags_in_a_mixed_file():
+    text = (FIXTURES / "era_c2" / SAME_RULE).read_text(encoding="utf-8")
+    mixed = text + "tags:\n  mitre_attack_id:\n  - T1059\n  analytic_story:\n  - Old Story\n  cve:\n  - cve-2020-1\n"
+    record = read_member(SAME_RULE, mixed.encode()).record
+    assert (record.mitre_attack_id, record.analytic_story) == (("T1204.003", "T1204"), ("Dev Sec Ops",))
+    assert record.cve == ("CVE-2020-1",)  # only in tags here: read from there
+
+
+@pytest.mark.parametrize(
+    ("blocks", "kind"),
+    [("finding", "finding"), ("intermediate_findings", "intermediate"), ("", "none"),
+     ("finding intermediate_findings", "both")],
+)
+def test_c2_finding_kind_follows_the_blocks_present(blocks, kind):
+    text = (FIXTURES / "era_c2" / SAME_RULE).read_text(encoding="utf-8")
+    start, end = text.index("finding:\n"), text.index("threat_objects:\n")
+    middle = text.index("intermediate_findings:\n")
+    finding, inter = text[start:middle], text[middle:end]
+    kept = (finding if "finding" in blocks.split() else "") + (inter if "intermediate_findings" in blocks else "")
+    record = read_member(SAME_RULE, (text[:start] + kept + text[end:]).encode()).record
+    assert record.finding_kind == kind
+    assert bool(record.risk_objects) == bool(blocks)
+
+
+def test_c2_deprecation_info_is_carried():
+    record = read("era_c2", "removed/detections/correlation_by_image_and_risk.yml")
+    assert (record.deprecation_reason, record.removed_in_version, record.replacement_content) == (
+        "Replaced by a risk rule over the Risk data model.", "6.0.0", "Risk Rule For Images")
+    # an ESCU 6 file with neither finding block produces nothing, whatever its type
+    assert (record.type, record.creation_date, record.finding_kind) == ("Correlation", "2022-04-01", "none")

@@ -15,7 +15,8 @@ to contentctl v5's shape: risk objects ``{field, type, score, message}`` and thr
   a top-level ``threat_objects`` wins over ``rba.threat_objects``.
 
 ``finding_kind`` says what the detection produces in ES 8 terms (ES 8 calls notables
-"findings" and risk events "intermediate findings"): from the C2 blocks present; for earlier
+"findings" and risk events "intermediate findings"): from the C2 blocks present (an ESCU 6
+file with neither produces ``none``); for earlier
 eras from how ESCU rendered them (contentctl 4-5: TTP gets the notable and the risk action,
 Anomaly risk only, Correlation a notable only, Hunting neither).
 """
@@ -65,7 +66,7 @@ def read_findings(doc: Dict[str, Any], tags: Dict[str, Any], era: str) -> Findin
 
 def finding_kind(doc: Dict[str, Any], era: str, detection_type: str, has_risk: bool) -> str:
     """``finding``, ``intermediate``, ``both`` or ``none`` (see the module docstring)."""
-    if "finding" in doc or "intermediate_findings" in doc:
+    if "finding" in doc or "intermediate_findings" in doc or (era == "C2" and "rba" not in doc):
         finding = bool(mapping(doc, "finding"))
         intermediate = bool(mapping(doc, "intermediate_findings"))
     else:
