@@ -173,3 +173,7 @@ def test_format_drift_fails_the_command_and_accept_format_change_lets_it_through
     assert "1 detections have no ATT&CK id: " + rule in capsys.readouterr().err
     assert _sync(None, out, "--accept-format-change", source=str(content)) == 0
     assert read_csv(out / "detections.csv")[0]["mitre_attack_id"] == ""
+    # an unchanged run reports the figures of the tables in place again
+    assert _sync(None, out, source=str(content)) == 0
+    assert _summary(out)["outcome"] == "unchanged"
+    assert _summary(out)["unmapped_detections"]["count"] == 1

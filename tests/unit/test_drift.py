@@ -60,3 +60,11 @@ def test_state_round_trip_and_damaged_states():
     assert ContentHealth.from_state(health.to_state()) == health
     for damaged in (None, [], {"counted": "3", "mapped": 1}, {"counted": 2, "mapped": 3}, {"counted": 1}):
         assert ContentHealth.from_state(damaged) is None
+
+
+def test_a_damaged_coverage_in_the_state_only_loses_the_guard_base():
+    from malicious_image.sync.state import SyncState
+
+    assert SyncState.from_dict({"commit": "c", "coverage": [1, 2]}).coverage == {}
+    state = SyncState(commit="c", coverage=ContentHealth(3, 2).to_state())
+    assert ContentHealth.from_state(SyncState.from_dict(state.to_dict()).coverage) == ContentHealth(3, 2)
