@@ -68,3 +68,9 @@ def test_a_damaged_coverage_in_the_state_only_loses_the_guard_base():
     assert SyncState.from_dict({"commit": "c", "coverage": [1, 2]}).coverage == {}
     state = SyncState(commit="c", coverage=ContentHealth(3, 2).to_state())
     assert ContentHealth.from_state(SyncState.from_dict(state.to_dict()).coverage) == ContentHealth(3, 2)
+
+
+def test_unknown_keys_are_bounded_for_the_status_event():
+    keys = [(f"key{n:03}",) * 1 for n in range(80)] + [("common",)] * 5
+    health = measure([], keys)
+    assert len(health.unknown_keys) == 50 and health.unknown_keys["common"] == 5

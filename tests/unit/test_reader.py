@@ -297,3 +297,11 @@ def test_c2_deprecation_info_is_carried():
         "Replaced by a risk rule over the Risk data model.", "6.0.0", "Risk Rule For Images")
     # an ESCU 6 file with neither finding block produces nothing, whatever its type
     assert (record.type, record.creation_date, record.finding_kind) == ("Correlation", "2022-04-01", "none")
+
+
+def test_unknown_keys_of_a_hostile_file_are_bounded():
+    text = (FIXTURES / "era_c2" / SAME_RULE).read_text(encoding="utf-8")
+    text += "".join(f"k{n:03}{'x' * 200}: 1\n" for n in range(500))
+    result = read_member(SAME_RULE, text.encode())
+    assert result.record is not None
+    assert len(result.unknown_keys) == 20 and {len(k) for k in result.unknown_keys} == {80}

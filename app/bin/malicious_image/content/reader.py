@@ -88,6 +88,8 @@ KNOWN_KEYS: Dict[str, frozenset] = {
     "macro": _COMMON_KEYS | frozenset(("definition", "arguments")),
 }
 """Top-level keys the reader knows, by kind (lookups and data sources are not checked)."""
+MAX_UNKNOWN_KEYS = 20
+MAX_KEY_LENGTH = 80
 
 def member_kind(path: str) -> str | None:
     """Say what a repository file is to the sync.
@@ -147,10 +149,13 @@ def read_member(path: str, data: bytes, *, commit: str = "") -> ReadResult:
 
 
 def _unknown_keys(kind: str, doc: Dict[str, Any]) -> Tuple[str, ...]:
+    """Sorted top-level keys not in ``KNOWN_KEYS``: at most ``MAX_UNKNOWN_KEYS``, each cut to
+    ``MAX_KEY_LENGTH`` characters (a hostile file may hold thousands of long keys)."""
     known = KNOWN_KEYS.get(kind)
     if known is None:
         return ()
-    return tuple(sorted(str(key) for key in doc if key not in known))
+    unknown = sorted({str(key)[:MAX_KEY_LENGTH] for key in doc if key not in known})
+    return tuple(unknown[:MAX_UNKNOWN_KEYS])
 
 
 def _relative(path: str) -> str:

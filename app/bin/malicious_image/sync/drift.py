@@ -8,7 +8,8 @@ visible and, past a threshold, stops it:
 * ``unmapped_detections``: detections that should cover a technique (type TTP, Anomaly, Hunting
   or Correlation, status production or experimental) but carry no ATT&CK id: their count and the
   first :data:`MAX_UNMAPPED_LISTED` as ``{path, id}``;
-* ``unknown_keys``: for each top-level key the reader does not know, how many files carry it;
+* ``unknown_keys``: for each top-level key the reader does not know, how many files carry it
+  (the :data:`MAX_UNKNOWN_KEYS_LISTED` keys carried by the most files);
 * the guard: when the share of those detections that have an ATT&CK id falls by more than
   :data:`MAX_DROP` (20 percentage points) compared with the tables the sync would replace, the
   run raises :class:`FormatDriftError` and the previous tables stay; ``accept_format_change``
@@ -28,6 +29,8 @@ LOG = logging.getLogger("malicious_image.sync")
 COUNTED_TYPES = frozenset(("TTP", "Anomaly", "Hunting", "Correlation"))
 COUNTED_STATUSES = frozenset(("production", "experimental"))
 MAX_UNMAPPED_LISTED = 100
+MAX_UNKNOWN_KEYS_LISTED = 50
+"""The status event lists the keys carried by the most files, at most this many."""
 MAX_DROP = 0.20
 """The largest fall of the mapped share (0..1) a sync may cause without ``accept_format_change``."""
 LOGGED_PATHS = 10
@@ -95,7 +98,8 @@ def measure(
     for keys in unknown_keys_by_file:
         for key in keys:
             counts[key] = counts.get(key, 0) + 1
-    health.unknown_keys = dict(sorted(counts.items()))
+    most = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:MAX_UNKNOWN_KEYS_LISTED]
+    health.unknown_keys = dict(sorted(most))
     return health
 
 
