@@ -23,6 +23,7 @@ from tests import attack_bundles as B
 from tests.conftest import SHARED
 from tests.emulators.attack_stix_server import AttackStixEmulator
 
+pytestmark = pytest.mark.runtime
 REAL_INDEX = SHARED / "attack-stix" / "index.json"
 
 
