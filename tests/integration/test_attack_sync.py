@@ -44,6 +44,11 @@ def test_v19_bundle_with_the_2024_snapshot(tarball, tmp_path) -> None:
     detections = read_csv(out / "detections.csv")
     ecr = [d for d in detections if d["name"] == "AWS ECR Container Upload Unknown User"]
     assert ecr and "T1204.003" in ecr[0]["attack_technique_id"]
+    moved = [d for d in detections if "T1562.001" in d["mitre_attack_id"]]  # revoked in the generated v19
+    assert moved, "the 2024 content maps detections to T1562.001"
+    for row in moved:
+        assert "T1685.002" in row["attack_technique_id"] and "T1562.001" not in row["attack_technique_id"]
+        assert "mapped to T1562.001, revoked in ATT&CK 19.0 by T1685.002" in row["attack_mapping_note"]
     groups = {r["group_id"]: r for r in read_csv(out / "groups.csv")}
     assert "T1204.003" in groups["G0139"]["technique_id"]
 
