@@ -148,3 +148,14 @@ def test_settings_are_checked() -> None:
         attack_provider("github")
     with pytest.raises(AttackSourceError, match="release number"):
         attack_provider("github", cache_dir="/tmp", version="latest")
+
+
+def test_settings_of_a_stanza(tmp_path) -> None:
+    from malicious_image.content.attack_sources import attack_from_settings
+
+    github = attack_from_settings({}, cache_dir=str(tmp_path))
+    assert isinstance(github, GitHubAttack) and github.version == ""
+    pinned = attack_from_settings({"attack_source": "github", "attack_version": " 19.0 "}, cache_dir=str(tmp_path))
+    assert pinned.version == "19.0"
+    assert isinstance(attack_from_settings({"attack_source": "security_content"}, cache_dir=""), SecurityContentAttack)
+    assert isinstance(attack_from_settings({"attack_source": str(tmp_path / "b.json")}, cache_dir=""), LocalAttack)

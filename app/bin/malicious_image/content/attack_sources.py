@@ -32,7 +32,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Protocol, Tuple
+from typing import Any, Dict, List, Mapping, Protocol, Tuple
 from urllib.parse import urljoin, urlsplit
 
 from malicious_image.content.model import Group, Tactic, Technique
@@ -48,6 +48,7 @@ __all__ = [
     "GitHubAttack",
     "LocalAttack",
     "SecurityContentAttack",
+    "attack_from_settings",
     "attack_provider",
     "catalogue_from_json",
     "catalogue_to_json",
@@ -436,6 +437,23 @@ def attack_provider(
             raise AttackSourceError("attack_source github needs a cache folder for the last good catalogue")
         return GitHubAttack(cache_dir, version=version, **github)
     return LocalAttack(setting, version=version)
+
+
+def attack_from_settings(
+    settings: Mapping[str, Any], *, cache_dir: str, proxy: str | None = None, ca_bundle: str | None = None
+) -> SecurityContentAttack | GitHubAttack | LocalAttack:
+    """The provider for a modular input stanza: ``attack_source`` (default ``github``) and
+    ``attack_version`` of ``settings`` (``InputSettings`` or its parameters), the cache in
+    ``cache_dir`` (a folder of the input's checkpoint directory).
+
+    Raises:
+        AttackSourceError: as :func:`attack_provider`.
+    """
+    get = settings.get if isinstance(settings, Mapping) else lambda key, default="": getattr(settings, key, default)
+    return attack_provider(
+        str(get("attack_source", "") or "github"), version=str(get("attack_version", "") or "").strip(),
+        cache_dir=cache_dir, proxy=proxy or "", ca_bundle=ca_bundle or "",
+    )  # fmt: skip
 
 
 def _allowed(url: str, index_url: str) -> bool:
