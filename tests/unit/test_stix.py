@@ -209,3 +209,12 @@ def test_no_matrix_or_missing_tactic_is_refused() -> None:
     objects = [o for o in B.v19_objects() if not (o["type"] == "x-mitre-tactic" and o["name"] == "Stealth")]
     with pytest.raises(StixError, match="not in the bundle"):
         read_bundle(B.bundle_bytes(objects))
+
+
+@pytest.mark.runtime
+def test_a_malformed_object_fails_without_buffering_the_rest_of_the_file() -> None:
+    data = B.v19_bundle(indent=None).replace(b'"name": "Stealth"', b'"name": Stealth', 1) + b" " * (8 << 20)
+    stream = io.BytesIO(data)
+    with pytest.raises(StixError, match="invalid JSON"):
+        read_bundle(stream, chunk_chars=4096)
+    assert stream.tell() < 64 * 1024  # stopped near the fault, not at the end of 8 MB

@@ -52,6 +52,7 @@ _WHITESPACE = " \t\n\r"
 # A name ends up inside a quoted SPL string (dashboard drilldowns); ATT&CK names never hold these.
 _SPL_QUOTING = str.maketrans({'"': "'", "\\": "/", "$": "", "`": "'"})
 _DECODER = json.JSONDecoder()
+_SLACK = 16  # characters: how near the end of the buffer a parse error may be a cut object
 
 
 class StixError(ValueError):
@@ -155,7 +156,11 @@ class _Scanner:
             try:
                 value, end = _DECODER.raw_decode(self.buf, self.pos)
             except json.JSONDecodeError as exc:
-                if self.eof:
+                # An error well before the end of the buffer is in the data, not a cut object:
+                # fail now rather than buffer the rest of the file (an unterminated string is
+                # reported where it starts, so it may still be a cut one).
+                inside = exc.pos < len(self.buf) - _SLACK and not exc.msg.startswith("Unterminated string")
+                if self.eof or inside:
                     raise StixError(
                         f"{where}: invalid JSON at character {self.consumed + exc.pos}: {exc.msg}"
                     ) from None
