@@ -159,3 +159,16 @@ def test_settings_of_a_stanza(tmp_path) -> None:
     assert pinned.version == "19.0"
     assert isinstance(attack_from_settings({"attack_source": "security_content"}, cache_dir=""), SecurityContentAttack)
     assert isinstance(attack_from_settings({"attack_source": str(tmp_path / "b.json")}, cache_dir=""), LocalAttack)
+
+
+def test_an_oversized_bundle_is_refused_and_the_cache_kept(tmp_path, monkeypatch) -> None:
+    from malicious_image.content import attack_sources
+
+    with AttackStixEmulator() as server:
+        server.add("19.0", B.v19_bundle("19.0"))
+        provider = GitHubAttack(str(tmp_path), index_url=server.index_url)
+        provider.load(provider.resolve())
+        server.add("19.1", B.v19_bundle("19.1"))
+        monkeypatch.setattr(attack_sources, "MAX_BUNDLE_BYTES", 1000)
+        loaded = provider.load(provider.resolve())
+    assert loaded.catalogue.version == "19.0" and "larger than 1000 bytes" in loaded.info["message"]

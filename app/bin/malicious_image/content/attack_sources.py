@@ -61,6 +61,8 @@ CACHE_FILE = "attack-catalogue.json"
 INDEX_STATE_FILE = "attack-index.json"
 CACHE_FORMAT = 1
 MAX_INDEX_BYTES = 4 << 20
+MAX_BUNDLE_BYTES = 512 << 20
+"""A bundle larger than this (decoded) is refused; Enterprise 18.1 is about 45 MB."""
 _VERSION = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 
@@ -337,7 +339,7 @@ class GitHubAttack:
         with self.session.get(resolution.url, timeout=self.timeout, stream=True) as response:
             if response.status_code != 200:
                 raise AttackSourceError(f"HTTP {response.status_code}")
-            counted = _Counted(response.iter_content(1 << 20))
+            counted = _Counted(response.iter_content(1 << 20), MAX_BUNDLE_BYTES)
             try:
                 catalogue = read_bundle(counted, source="github")
             finally:
@@ -350,14 +352,17 @@ class GitHubAttack:
 class _Counted:
     """A binary stream over ``iter_content`` chunks (decoded; b'' only at the end), counted."""
 
-    def __init__(self, chunks: Any) -> None:
+    def __init__(self, chunks: Any, limit: int = MAX_BUNDLE_BYTES) -> None:
         self.chunks = iter(chunks)
         self.count = 0
+        self.limit = limit
 
     def read(self, size: int = -1) -> bytes:
         for data in self.chunks:
             if data:
                 self.count += len(data)
+                if self.count > self.limit:
+                    raise AttackSourceError(f"the bundle is larger than {self.limit} bytes")
                 return bytes(data)
         return b""
 
