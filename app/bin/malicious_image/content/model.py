@@ -146,6 +146,9 @@ class Detection:
             "source_path": self.source_path,
             "source_commit": self.source_commit,
             "era": self.era,
+            # resolved against the ATT&CK catalogue by sync/tables.py (revoked -> successor)
+            "attack_technique_id": list(self.mitre_attack_id),
+            "attack_mapping_note": [],
         }
 
 
