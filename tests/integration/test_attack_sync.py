@@ -52,6 +52,18 @@ def test_v19_bundle_with_the_2024_snapshot(tarball, tmp_path) -> None:
     groups = {r["group_id"]: r for r in read_csv(out / "groups.csv")}
     assert "T1204.003" in groups["G0139"]["technique_id"]
 
+    from devtools.commands import coverage as coverage_command
+
+    layer_file = tmp_path / "layer.json"
+    assert coverage_command.main(["--sync-output", str(out), "--out", str(layer_file)]) == 0
+    layer = json.loads(layer_file.read_text())
+    assert layer["versions"]["attack"] == "19"
+    image = [t for t in layer["techniques"] if t["techniqueID"] == "T1204.003"]
+    assert len(image) == 1 and image[0]["score"] == 1  # available: the 2024 ECR detections, nothing enabled
+    assert not [t for t in layer["techniques"] if t["techniqueID"] in ("T1562.001", "T1064")]  # revoked, deprecated
+    successor = next(t for t in layer["techniques"] if t["techniqueID"] == "T1685.002")
+    assert successor["score"] == 1  # the detections on the revoked T1562.001 count here
+
     again = _sync(tarball, out, "--attack-source", str(bundle))
     assert again["outcome"] == "unchanged"
 
