@@ -200,6 +200,8 @@ def run_sync(
     """
     started = time.perf_counter()
     report = SyncReport(repository=source.repository, ref=source.ref)
+    if attack is not None:  # until the provider says more (a failed run still names the setting)
+        report.attack["source"] = str(getattr(attack, "name", "") or type(attack).__name__)
     timer = _Timer(report.durations)
     notify = progress or (lambda phase, done, total: None)
     previous: SyncState | None = None
@@ -399,7 +401,7 @@ def _pick_catalogue(catalogues: Iterable[Tuple[str, bytes]]) -> Tuple[str, bytes
 def _note_attack_unchanged(report: SyncReport, resolution: Any) -> None:
     if resolution is not None and resolution.key:
         note = resolution.message or "the catalogue did not change"
-        report.attack = {"source": "", "version": resolution.version, "fallback": False, "message": note}
+        report.attack.update(version=resolution.version, fallback=False, message=note)
 
 
 def _build_tables(
