@@ -21,11 +21,12 @@ from typing import List
 from devtools.coverage import build_layer, compute_coverage
 from devtools.coverage.inputs import (
     CoverageInputError,
+    read_all_techniques,
+    read_attack_version,
     read_detections,
     read_fired,
     read_site_searches,
     read_summary,
-    read_techniques,
 )
 from devtools.coverage.model import Filters, summary
 from devtools.render import write_atomic
@@ -50,18 +51,25 @@ def main(argv: List[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         coverages = compute_coverage(
-            read_techniques(args.sync_output),
+            read_all_techniques(args.sync_output),
             read_detections(args.sync_output),
             read_site_searches(args.savedsearches),
             read_fired(args.fired),
             Filters(platform=args.platform, status=args.status, story=args.story),
+            roll_up=False,  # every technique and sub-technique its own score
         )
-        layer = build_layer(coverages, sync_summary=read_summary(args.sync_output))
+        coverages = [c for c in coverages if not c.technique.retired]
+        layer = build_layer(
+            coverages, sync_summary=read_summary(args.sync_output), attack_version=read_attack_version(args.sync_output)
+        )
     except CoverageInputError as error:
         print(f"build.py coverage: {error}", file=sys.stderr)
         return 2
     write_atomic(args.out, json.dumps(layer, indent=1) + "\n")
-    figures = summary(coverages)
-    print(f"wrote {args.out}: {figures['enabled']} of {figures['total']} techniques covered by enabled "
-          f"detections, {figures['available']} by available content, {figures['fired']} fired")
+    for kind, chosen in (("techniques", [c for c in coverages if "." not in c.technique.technique_id]),
+                         ("sub-techniques", [c for c in coverages if "." in c.technique.technique_id])):
+        figures = summary(chosen)
+        print(f"{kind}: {figures['enabled']} of {figures['total']} covered by enabled detections, "
+              f"{figures['available']} by available content, {figures['fired']} fired")
+    print(f"wrote {args.out} ({len(layer['techniques'])} entries, ATT&CK {layer['versions'].get('attack', 'unknown')})")
     return 0

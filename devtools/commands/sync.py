@@ -26,6 +26,7 @@ for _path in (ROOT / "app" / "bin", ROOT / "app" / "lib"):  # the app package, t
 
 from devtools.parallel_parse import Parallel, batch_gc  # noqa: E402
 from malicious_image.content.archive import MB, ArchiveLimits  # noqa: E402
+from malicious_image.content.attack_sources import AttackSourceError, attack_provider  # noqa: E402
 from malicious_image.content.sources import RetryPolicy, SourceError, source_from_spec  # noqa: E402
 from malicious_image.sync.csv_writer import CsvTableWriter, CsvWriterError, JsonStateStore, SyncLockedError  # noqa: E402
 from malicious_image.sync.engine import SyncReport, run_sync  # noqa: E402
@@ -62,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs", type=int, default=None, metavar="N",
         help="parse on N processes (default: 2 with libyaml on 2 or more CPUs, else 1); same output",
     )  # fmt: skip
+    parser.add_argument(
+        "--attack-source", metavar="github|security_content|PATH", default=None,
+        help="ATT&CK catalogue: MITRE's STIX data from GitHub, the content's own mitre_enrichment.csv, or a "
+        "local bundle / index.json (default: security_content, which never touches the network)",
+    )  # fmt: skip
+    parser.add_argument("--attack-index-url", default=None, help=argparse.SUPPRESS)  # tests: an emulated server
+    parser.add_argument("--attack-version", default="", help="ATT&CK release such as 19.0 (default: the newest)")
     parser.add_argument("--no-cache", action="store_true", help="parse every file (ignore and do not write .cache/)")
     parser.add_argument(
         "--accept-format-change", action="store_true",
@@ -90,6 +98,17 @@ def _source(args: argparse.Namespace) -> Any:
         raise ValueError("--max-archive-mb must be at least 1")
     limits = ArchiveLimits(max_total_bytes=args.max_archive_mb * MB)
     return source_from_spec(args.source, ref=args.ref, limits=limits, **github)
+
+
+def _attack(args: argparse.Namespace) -> Any:
+    """The ATT&CK provider; with only local inputs the default never touches the network."""
+    setting = args.attack_source or "security_content"
+    if setting not in ("github", "security_content"):
+        setting = str(Path(setting).expanduser().resolve())
+    github: Dict[str, Any] = {"proxy": args.proxy or "", "ca_bundle": args.ca_bundle or ""}
+    if args.attack_index_url and setting == "github":
+        github["index_url"] = args.attack_index_url
+    return attack_provider(setting, version=args.attack_version, cache_dir=str(args.out / CACHE_FOLDER), **github)
 
 
 class _Progress:
@@ -146,6 +165,11 @@ def format_summary(report: SyncReport) -> List[str]:
     lines.append(f"  took {event['durations'].get('total', 0):.2f} s ({phases})")
     if report.message:
         lines.append(f"  {report.message}")
+    attack = report.attack
+    if attack.get("message"):
+        release = f"ATT&CK {attack['version']}" if attack.get("version") else "ATT&CK (release unknown)"
+        fallback = " [fallback to the content's CSV]" if attack.get("fallback") else ""
+        lines.append(f"  {release}{fallback}: {attack['message']}")
     return lines
 
 
@@ -157,7 +181,8 @@ def main(argv: List[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s %(message)s", stream=sys.stderr)
     try:
         source = _source(args)
-    except (ValueError, SourceError) as exc:
+        attack = _attack(args)
+    except (ValueError, SourceError, AttackSourceError) as exc:
         print(f"build.py sync: {exc}", file=sys.stderr)
         return 2
     if args.jobs is not None and args.jobs < 1:
@@ -174,7 +199,7 @@ def main(argv: List[str] | None = None) -> int:
             state = JsonStateStore(out / "sync_state.json", writer)
             report = run_sync(
                 source, writer, state, cache=cache, progress=progress, parse_many=parallel.parse_many,
-                accept_format_change=args.accept_format_change,
+                accept_format_change=args.accept_format_change, attack=attack,
             )  # fmt: skip
             event = report.to_event(max_rejected=len(report.rejected))
             write_atomic(out / SUMMARY_FILE, (_json(event) + "\n").encode("utf-8"))

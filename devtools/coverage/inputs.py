@@ -63,15 +63,41 @@ def read_techniques(sync_output: PathLike) -> List[Technique]:
                                              t.technique_id))
 
 
+def read_all_techniques(sync_output: PathLike) -> List[Technique]:
+    """Every technique and sub-technique of the synced catalogue (revoked/deprecated flagged
+    ``retired``), with their tactics' shortnames, by id."""
+    tactics = _table(Path(sync_output), "tactics")
+    rank = {str(r["tactic"]): int(str(r.get("tactic_order", "0")) or 0) for r in tactics}
+    short = {str(r["tactic"]): str(r.get("shortname") or "-".join(str(r["tactic"]).lower().split())) for r in tactics}
+    out = []
+    for row in _table(Path(sync_output), "techniques"):
+        names = tuple(sorted(_values(row.get("tactics")), key=lambda t: rank.get(t, len(rank) + 1)))
+        retired = "1" in (str(row.get("revoked", "0")), str(row.get("deprecated", "0")))
+        shortnames = tuple(short.get(t, "-".join(t.lower().split())) for t in names)
+        out.append(Technique(str(row["technique_id"]), str(row.get("technique_name", "")), names, shortnames, retired))
+    return sorted(out, key=lambda t: t.technique_id)
+
+
+def read_attack_version(sync_output: PathLike) -> str:
+    """The ATT&CK release of the synced catalogue ('' for the content's CSV)."""
+    versions = {str(r.get("attack_version") or "") for r in _table(Path(sync_output), "techniques")}
+    return versions.pop() if len(versions) == 1 else ""
+
+
 def read_detections(sync_output: PathLike) -> List[Detection]:
-    """Every detection of the synced content."""
+    """Every detection of the synced content; its ids are ``attack_technique_id`` (revoked ids
+    resolved to their successor by the sync) when the table has it, else ``mitre_attack_id``."""
     return [
         Detection(
             detection_id=str(row.get("id", "")),
             name=str(row.get("name", "")),
             status=str(row.get("status", "") or "unknown"),
             platform=str(row.get("platform", "") or "unknown"),
-            technique_ids=tuple(t for v in _values(row.get("mitre_attack_id")) for t in technique_ids_in(v)),
+            technique_ids=tuple(
+                t
+                for v in _values(row.get("attack_technique_id") or row.get("mitre_attack_id"))
+                for t in technique_ids_in(v)
+            ),
             stories=_values(row.get("analytic_story")),
         )
         for row in _table(Path(sync_output), "detections")

@@ -1,49 +1,20 @@
-"""The ATT&CK Navigator layer (layer format 4.5) of a coverage.
+"""The ATT&CK Navigator layer (layer format 4.5) of a coverage, offline.
 
-Format: mitre-attack/attack-navigator, ``layers/spec/v4.5/layerformat.md``. One technique object
-per parent technique of the synced catalogue (no ``tactic``: the annotation applies under every
-tactic of the technique), ``score`` = the coverage state (0 none, 1 available, 2 enabled,
-3 fired) on a four-colour gradient that matches the dashboard, ``comment`` = the state in words,
-``metadata`` = the detections behind the state, by kind.
+The layer itself is built by the app's ``malicious_image.navigator`` (the same code serves the
+layer download of a running Splunk); this module turns :class:`TechniqueCoverage` objects into
+its input. ``build.py coverage`` passes one coverage per technique and sub-technique computed
+with ``compute_coverage(..., roll_up=False)``: each its own score.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Any, Dict, Mapping, Sequence
 
-from .model import CoverageState, TechniqueCoverage, summary
+from malicious_image.navigator import LAYER_FORMAT, Evidence, LayerTechnique, build_navigator_layer
 
-LAYER_FORMAT = "4.5"
-NAVIGATOR_VERSION = "5.1.0"
-# Gradient stops at scores 0, 1, 2, 3: the dashboard's cell colours (no detection is light grey
-# here because Navigator draws on white).
-STATE_COLORS = {
-    CoverageState.NONE: "#e8e8e8",
-    CoverageState.AVAILABLE: "#8fb3d9",
-    CoverageState.ENABLED: "#1e8a4c",
-    CoverageState.FIRED: "#d9822b",
-}
+from .model import TechniqueCoverage
 
-
-def _technique(coverage: TechniqueCoverage) -> Dict[str, Any]:
-    state = coverage.state
-    metadata: List[Dict[str, Any]] = []
-    for kind, names in (("fired", coverage.fired), ("enabled", coverage.enabled),
-                        ("available", coverage.available)):
-        if names and metadata:
-            metadata.append({"divider": True})
-        metadata.extend({"name": kind, "value": name} for name in names)
-    entry: Dict[str, Any] = {
-        "techniqueID": coverage.technique.technique_id,
-        "score": int(state),
-        "comment": f"{state.label}: {len(coverage.enabled)} enabled, {len(coverage.available)} available"
-                   + (f", {len(coverage.fired)} fired" if coverage.fired else ""),
-        "enabled": True,
-        "showSubtechniques": False,
-    }
-    if metadata:
-        entry["metadata"] = metadata
-    return entry
+__all__ = ["LAYER_FORMAT", "build_layer"]
 
 
 def build_layer(
@@ -51,6 +22,7 @@ def build_layer(
     *,
     name: str = "malicious_image: ATT&CK coverage",
     sync_summary: Mapping[str, object] | None = None,
+    attack_version: str = "",
 ) -> Dict[str, Any]:
     """The layer for a coverage, as a JSON-ready dict.
 
@@ -58,36 +30,21 @@ def build_layer(
         coverages: from :func:`devtools.coverage.model.compute_coverage`.
         name: the layer's name.
         sync_summary: the sync's status event (summary.json); its commit goes into the metadata.
+        attack_version: the catalogue's ATT&CK release ('' = unknown).
 
     Examples:
         >>> build_layer([])["versions"]["layer"]
         '4.5'
     """
-    figures = summary(coverages)
-    total = figures["total"]
-    layer_metadata: List[Dict[str, Any]] = [
-        {"name": "techniques covered by enabled detections", "value": f"{figures['enabled']} of {total}"},
-        {"name": "techniques covered by available content", "value": f"{figures['available']} of {total}"},
-        {"name": "techniques that fired recently", "value": str(figures["fired"])},
-    ]
-    if sync_summary and sync_summary.get("commit"):
-        layer_metadata.append({"name": "security_content commit", "value": str(sync_summary["commit"])})
-    return {
-        "name": name,
-        "versions": {"navigator": NAVIGATOR_VERSION, "layer": LAYER_FORMAT},
-        "domain": "enterprise-attack",
-        "description": "Coverage state per technique (sub-techniques rolled up): score 3 = a rule fired "
-                       "recently, 2 = an enabled scheduled search covers it, 1 = synced content covers "
-                       "it but nothing is enabled, 0 = no detection.",
-        "sorting": 3,
-        "layout": {"layout": "side", "showID": True, "showName": True, "expandedSubtechniques": "none"},
-        "hideDisabled": False,
-        "techniques": [_technique(c) for c in coverages],
-        "gradient": {"colors": [STATE_COLORS[s] for s in CoverageState], "minValue": 0, "maxValue": 3},
-        "legendItems": [{"label": s.label, "color": STATE_COLORS[s]} for s in reversed(CoverageState)],
-        "showTacticRowBackground": False,
-        "selectTechniquesAcrossTactics": True,
-        "selectSubtechniquesWithParent": False,
-        "selectVisibleTechniques": False,
-        "metadata": layer_metadata,
+    techniques = [
+        LayerTechnique(c.technique.technique_id, c.technique.name, c.technique.shortnames or
+                       tuple("-".join(t.lower().split()) for t in c.technique.tactics), c.technique.retired)
+        for c in coverages
+    ]  # fmt: skip
+    evidence = {
+        c.technique.technique_id: Evidence(list(c.available), list(c.enabled), list(c.fired)) for c in coverages
     }
+    metadata = []
+    if sync_summary and sync_summary.get("commit"):
+        metadata.append(("security_content commit", str(sync_summary["commit"])))
+    return build_navigator_layer(techniques, evidence, attack_version=attack_version, name=name, metadata=metadata)

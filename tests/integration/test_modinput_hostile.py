@@ -21,7 +21,7 @@ from tests.integration.modinput_harness import fixture, run_modinput
 
 pytestmark = pytest.mark.runtime
 
-TABLES = ("detections", "techniques", "tactics", "stories", "macros")
+TABLES = ("detections", "techniques", "tactics", "groups", "stories", "macros")
 BASE_SHA, HOSTILE_SHA = "1" * 40, H.COMMIT
 _EVIL = "detections/cloud/evil.yml"
 

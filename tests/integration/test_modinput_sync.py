@@ -26,7 +26,7 @@ pytest.importorskip("malicious_image.sync.engine", reason="the sync engine (bran
 OLD = SNAPSHOTS / "splunk-security_content-ba8de57.tar.gz"  # 2022, era A
 NEW = SNAPSHOTS / "splunk-security_content-fe159f0.tar.gz"  # 2023, era B
 TOKEN = GITHUB_TOKEN
-TABLES = ("detections", "techniques", "tactics", "stories", "macros")
+TABLES = ("detections", "techniques", "tactics", "groups", "stories", "macros")
 
 
 class World:

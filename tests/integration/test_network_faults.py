@@ -27,7 +27,7 @@ from tests.emulators.github_server import GitHubEmulator
 
 pytestmark = pytest.mark.runtime
 
-TABLES = ("detections", "techniques", "tactics", "stories", "macros")
+TABLES = ("detections", "techniques", "tactics", "groups", "stories", "macros")
 OLD_SHA, NEW_SHA = "1" * 40, "2" * 40
 PASSWORD = "Pr0xyS3cret-do-not-leak"
 TOKEN = "ghp_HOSTILEtestTOKEN0123456789abcdefABCD"

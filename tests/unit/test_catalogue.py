@@ -76,6 +76,8 @@ def test_read_catalogue_orders_tactics_and_finds_parents():
     assert techniques["T1204.003"].to_row("abc") == {
         "technique_id": "T1204.003", "technique_name": "Malicious Image", "tactics": ["Execution"],
         "parent_technique_id": "T1204", "is_subtechnique": 1, "source_commit": "abc",
+        # the CSV knows no platforms, flags or release (content/stix.py does)
+        "platforms": [], "deprecated": 0, "revoked": 0, "revoked_by": "", "url": "", "attack_version": "",
     }
 
 

@@ -45,7 +45,7 @@ def lookup(server, table):
 def test_the_shipped_conf_defines_two_collections_per_lookup():
     transforms = SplunkdEmulator(app_dir=APP).confs["transforms"]
     collections = SplunkdEmulator(app_dir=APP).confs["collections"]
-    tables = {"detections", "techniques", "tactics", "stories", "macros"}
+    tables = {"detections", "techniques", "tactics", "groups", "stories", "macros"}
     kvstore = {name for name, stanza in transforms.items() if stanza.get("external_type") == "kvstore"}
     assert {name.removeprefix("malicious_image_") for name in kvstore} == tables
     for table in tables:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from malicious_image.content.catalogue import load_tactic_order, read_catalogue
+from malicious_image.content.catalogue import load_tactic_ids, load_tactic_order, read_catalogue, read_catalogue_groups
 from malicious_image.content.model import (
     DETECTION_FIELDS,
+    GROUP_FIELDS,
     MACRO_FIELDS,
     STORY_FIELDS,
     TACTIC_FIELDS,
@@ -46,14 +47,17 @@ def fixture_records():
 @pytest.fixture(scope="module")
 def tables():
     order = load_tactic_order()
-    return build_tables(fixture_records(), read_catalogue(CATALOGUE, order), order, COMMIT)
+    return build_tables(
+        fixture_records(), read_catalogue(CATALOGUE, order), order, COMMIT,
+        groups=read_catalogue_groups(CATALOGUE), tactic_ids=load_tactic_ids(),
+    )  # fmt: skip
 
 
 def test_every_table_has_exactly_the_contract_fields(tables):
     assert tuple(tables) == TABLES
     expected = {
         "detections": DETECTION_FIELDS, "techniques": TECHNIQUE_FIELDS, "tactics": TACTIC_FIELDS,
-        "stories": STORY_FIELDS, "macros": MACRO_FIELDS,
+        "groups": GROUP_FIELDS, "stories": STORY_FIELDS, "macros": MACRO_FIELDS,
     }
     for name, rows in tables.items():
         assert rows, name

@@ -72,7 +72,7 @@ APP = "malicious_image"
 OWNER = "nobody"
 PREFIX = "malicious_image_"
 SLOTS = ("a", "b")
-TABLES = ("detections", "techniques", "tactics", "stories", "macros")
+TABLES = ("detections", "techniques", "tactics", "groups", "stories", "macros")  # = sync.tables.TABLE_NAMES
 STATE_COLLECTION = "malicious_image_sync_state"
 STATE_KEY = "state"
 MAX_BATCH_DOCUMENTS = 1000

@@ -19,14 +19,16 @@ import os
 import re
 from typing import Dict, Iterable, List, Sequence, Tuple
 
-from malicious_image.content.model import Technique
+from malicious_image.content.model import Group, Technique
 
 __all__ = [
     "DEFAULT_TACTIC_ORDER_PATH",
     "CatalogueError",
+    "load_tactic_ids",
     "load_tactic_order",
     "order_tactics",
     "read_catalogue",
+    "read_catalogue_groups",
     "tactic_sort_key",
 ]
 
@@ -87,6 +89,38 @@ def read_catalogue(data: bytes, tactic_order: Sequence[str]) -> List[Technique]:
         )
         for technique_id in sorted(names)
     ]
+
+
+def read_catalogue_groups(data: bytes) -> List[Group]:
+    """The groups of ``mitre_enrichment.csv``'s ``groups`` column (``|``-separated names; the CSV
+    has no group ids), each with the technique ids of the rows naming it, sorted by name.
+
+    Raises:
+        CatalogueError: as :func:`read_catalogue`.
+    """
+    used: Dict[str, List[str]] = {}
+    for row in _csv_rows(data, _CATALOGUE_COLUMNS, "mitre_enrichment.csv"):
+        technique_id = (row.get("mitre_id") or "").strip().upper()
+        if not _TECHNIQUE_ID.match(technique_id):
+            continue
+        for name in (row.get("groups") or "").split("|"):
+            name = " ".join(name.split()).translate(_SPL_QUOTING)
+            if name:
+                listed = used.setdefault(name, [])
+                if technique_id not in listed:
+                    listed.append(technique_id)
+    return [Group("", name, (), tuple(sorted(ids))) for name, ids in sorted(used.items())]
+
+
+def load_tactic_ids(path: str = DEFAULT_TACTIC_ORDER_PATH) -> Dict[str, str]:
+    """Tactic name -> ``TA`` id from the tactic order file (empty when it cannot be read: the
+    ids are a courtesy of the CSV path, the order is what :func:`load_tactic_order` checks)."""
+    try:
+        with open(path, "rb") as handle:
+            rows = _csv_rows(handle.read(), _ORDER_COLUMNS, os.path.basename(path))
+    except (OSError, CatalogueError):
+        return {}
+    return {" ".join((r.get("tactic") or "").split()): (r.get("tactic_id") or "").strip() for r in rows}
 
 
 def load_tactic_order(path: str = DEFAULT_TACTIC_ORDER_PATH) -> List[str]:

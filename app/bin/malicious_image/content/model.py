@@ -19,12 +19,14 @@ from typing import Any, Dict, Mapping, Tuple, Union
 __all__ = [
     "DETECTION_FIELDS",
     "FINDING_KINDS",
+    "GROUP_FIELDS",
     "MACRO_FIELDS",
     "STORY_FIELDS",
     "TACTIC_FIELDS",
     "TECHNIQUE_FIELDS",
     "DataSource",
     "Detection",
+    "Group",
     "LookupDef",
     "Macro",
     "ReadResult",
@@ -32,6 +34,7 @@ __all__ = [
     "Rejection",
     "RiskObject",
     "Story",
+    "Tactic",
     "Technique",
     "ThreatObject",
     "result_from_dict",
@@ -48,14 +51,16 @@ DETECTION_FIELDS = (
     "how_to_implement", "known_false_positives", "source_path", "source_commit", "era",
     "finding_kind", "creation_date", "deprecation_reason", "removed_in_version",
     "replacement_content", "asset_type", "product", "category", "cve",
+    "attack_technique_id", "attack_mapping_note",
 )
 FINDING_KINDS = ("finding", "intermediate", "both", "none")
 """What a detection produces in ES 8 terms (``Detection.finding_kind``, docs/content-model.md)."""
 TECHNIQUE_FIELDS = (
-    "technique_id", "technique_name", "tactics", "parent_technique_id", "is_subtechnique",
-    "source_commit",
+    "technique_id", "technique_name", "tactics", "is_subtechnique", "parent_technique_id",
+    "platforms", "deprecated", "revoked", "revoked_by", "url", "attack_version", "source_commit",
 )
-TACTIC_FIELDS = ("tactic", "tactic_order", "technique_count", "source_commit")
+TACTIC_FIELDS = ("tactic", "tactic_id", "shortname", "tactic_order", "technique_count", "source_commit")
+GROUP_FIELDS = ("group_id", "group_name", "aliases", "technique_id", "url", "attack_version", "source_commit")
 STORY_FIELDS = (
     "id", "name", "version", "date", "author", "description", "narrative", "references",
     "category", "product", "usecase", "source_path", "source_commit",
@@ -173,6 +178,9 @@ class Detection:
             "product": list(self.product),
             "category": self.category,
             "cve": list(self.cve),
+            # resolved against the ATT&CK catalogue by sync/tables.py (revoked -> successor)
+            "attack_technique_id": list(self.mitre_attack_id),
+            "attack_mapping_note": [],
         }
 
 
@@ -270,16 +278,25 @@ class DataSource:
 
 @dataclass(frozen=True)
 class Technique:
-    """One ATT&CK technique or sub-technique from the content's ``mitre_enrichment.csv``.
+    """One ATT&CK technique or sub-technique, from MITRE's STIX bundle (``stix.py``) or the
+    content's ``mitre_enrichment.csv`` (``catalogue.py``, which fills only the first four fields).
 
-    ``tactics`` are in ATT&CK matrix order (``catalogue.load_tactic_order``);
-    ``parent_technique_id`` is empty for a technique, ``T1204`` for ``T1204.003``.
+    ``tactics`` are tactic display names in ATT&CK matrix order; ``parent_technique_id`` is empty
+    for a technique, ``T1204`` for ``T1204.003``. A revoked technique keeps its row with
+    ``revoked_by`` = the current technique that replaces it (the end of its ``revoked-by``
+    chain); a deprecated one keeps its row flagged ``deprecated``.
     """
 
     technique_id: str
     technique_name: str
     tactics: Tuple[str, ...]
     parent_technique_id: str
+    platforms: Tuple[str, ...] = ()
+    deprecated: bool = False
+    revoked: bool = False
+    revoked_by: str = ""
+    url: str = ""
+    attack_version: str = ""
 
     @property
     def is_subtechnique(self) -> bool:
@@ -287,13 +304,57 @@ class Technique:
         return bool(self.parent_technique_id)
 
     def to_row(self, source_commit: str = "") -> Row:
-        """Return the ``techniques`` table row (``tactics`` as a list, ``is_subtechnique`` 0/1)."""
+        """Return the ``techniques`` table row (multivalue fields as lists, flags 0/1)."""
         return {
             "technique_id": self.technique_id,
             "technique_name": self.technique_name,
             "tactics": list(self.tactics),
-            "parent_technique_id": self.parent_technique_id,
             "is_subtechnique": 1 if self.is_subtechnique else 0,
+            "parent_technique_id": self.parent_technique_id,
+            "platforms": list(self.platforms),
+            "deprecated": 1 if self.deprecated else 0,
+            "revoked": 1 if self.revoked else 0,
+            "revoked_by": self.revoked_by,
+            "url": self.url,
+            "attack_version": self.attack_version,
+            "source_commit": source_commit,
+        }
+
+
+@dataclass(frozen=True)
+class Tactic:
+    """One ATT&CK tactic of a matrix: display name, id (``TA0001``), shortname (the
+    ``kill_chain_phases[].phase_name`` of its techniques) and 1-based matrix order."""
+
+    tactic: str
+    tactic_id: str
+    shortname: str
+    tactic_order: int
+
+
+@dataclass(frozen=True)
+class Group:
+    """An ATT&CK group (STIX ``intrusion-set``) and the techniques it ``uses``.
+
+    From the content's CSV fallback only the name and techniques are known (``group_id`` empty).
+    """
+
+    group_id: str
+    group_name: str
+    aliases: Tuple[str, ...]
+    technique_ids: Tuple[str, ...]
+    url: str = ""
+    attack_version: str = ""
+
+    def to_row(self, source_commit: str = "") -> Row:
+        """Return the ``groups`` table row."""
+        return {
+            "group_id": self.group_id,
+            "group_name": self.group_name,
+            "aliases": list(self.aliases),
+            "technique_id": list(self.technique_ids),
+            "url": self.url,
+            "attack_version": self.attack_version,
             "source_commit": source_commit,
         }
 

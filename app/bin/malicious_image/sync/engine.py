@@ -12,10 +12,14 @@ store. The run:
 3. reads the members the reader needs (``member_kind``), parsing only those whose
    (blob SHA-1, path) is not in the parse cache; a download that breaks off is retried whole
    under the source's retry policy (members already parsed in the failed attempt are kept);
-4. builds the tables, refuses to replace them with a sync that found no detection at all or
-   that would lower the share of detections with an ATT&CK id by more than 20 points
-   (``drift.py``, unless ``accept_format_change``), writes them as one new generation
-   (``TableWriter.replace_tables``), then saves the state and
+   With an ATT&CK provider (``attack``, ``content/attack_sources.py``) the provider is resolved
+   first; a catalogue whose key differs from the last run's (a new ATT&CK release) makes the run
+   read the content again and rebuild the tables even when the content did not change;
+4. builds the tables (from the provider's STIX catalogue, else the content's CSV), refuses to
+   replace them with a sync that found no detection at all or that would lower the share of
+   detections with an ATT&CK id by more than 20 points (``drift.py``, unless
+   ``accept_format_change``), writes them as one new generation (``TableWriter.replace_tables``),
+   then saves the state and
    the cache. A failure at any step leaves the previous tables in place: the report says why and
    the saved state keeps the commit, ETag and blobs of the tables that are still there.
 """
@@ -74,6 +78,8 @@ class ContentReader:
     build_tables: Callable[..., Dict[str, List[Dict[str, Any]]]]
     load_tactic_order: Callable[[], Sequence[str]]
     duplicate_ids: Callable[[Iterable[Any]], Dict[str, List[str]]] = lambda records: {}
+    read_groups: Callable[[bytes], List[Any]] | None = None
+    load_tactic_ids: Callable[[], Dict[str, str]] | None = None
 
     @classmethod
     def default(cls) -> ContentReader:
@@ -83,7 +89,8 @@ class ContentReader:
 
         return cls(
             reader.member_kind, reader.read_member, reader.read_catalogue, tables.build_tables,
-            catalogue.load_tactic_order, tables.duplicate_detection_ids,
+            catalogue.load_tactic_order, tables.duplicate_detection_ids, catalogue.read_catalogue_groups,
+            catalogue.load_tactic_ids,
         )  # fmt: skip
 
 
@@ -109,6 +116,9 @@ class SyncReport:
     message: str = ""
     error: str = ""
     health: ContentHealth = field(default_factory=ContentHealth)
+    attack: Dict[str, Any] = field(
+        default_factory=lambda: {"source": "security_content", "version": "", "fallback": False, "message": ""}
+    )
 
     def to_event(self, max_rejected: int = MAX_REJECTED_IN_EVENT) -> Dict[str, Any]:
         """Return the status event as a JSON-ready dict.
@@ -138,6 +148,7 @@ class SyncReport:
             "error": self.error,
             "unmapped_detections": self.health.unmapped_event(),
             "unknown_keys": dict(self.health.unknown_keys),
+            "attack": dict(self.attack),
         }
 
 
@@ -178,6 +189,7 @@ def run_sync(
     reader: ContentReader | None = None,
     parse_many: ParseMany | None = None,
     accept_format_change: bool = False,
+    attack: Any = None,
 ) -> SyncReport:
     """Run one sync and return its report; never raises for a failed sync (see ``outcome``).
 
@@ -194,9 +206,13 @@ def run_sync(
             pass one that parses on several cores; the result must not depend on it.
         accept_format_change: write the tables even when they would lower the share of
             detections that have an ATT&CK id by more than 20 points (``drift.py``).
+        attack: an ATT&CK catalogue provider (``attack_sources.attack_provider``); None = the
+            content's own ``mitre_enrichment.csv``. Its ``info`` goes to ``report.attack``.
     """
     started = time.perf_counter()
     report = SyncReport(repository=source.repository, ref=source.ref)
+    if attack is not None:  # until the provider says more (a failed run still names the setting)
+        report.attack["source"] = str(getattr(attack, "name", "") or type(attack).__name__)
     timer = _Timer(report.durations)
     notify = progress or (lambda phase, done, total: None)
     previous: SyncState | None = None
@@ -206,9 +222,13 @@ def run_sync(
         fingerprint = code_fingerprint()
         comparable = previous if previous and previous.fingerprint == fingerprint and previous.generation else None
         notify("resolve", 0, 1)
+        attack_resolution = timer("resolve", attack.resolve) if attack is not None else None
+        attack_key = attack_resolution.key if attack_resolution is not None else ""
+        same_attack = comparable is not None and comparable.attack == attack_key
         resolution = timer("resolve", lambda: source.resolve(comparable))
-        if resolution.unchanged and comparable is not None:
+        if resolution.unchanged and comparable is not None and same_attack:
             _finish_unchanged(report, comparable, resolution, state_store)
+            _note_attack_unchanged(report, attack_resolution)
             return report
         reader = reader or ContentReader.default()  # imported only when there is content to read
         collected = _Collected()
@@ -220,13 +240,19 @@ def run_sync(
         commit = collected.commit or resolution.commit
         report.commit = commit
         _fill_counts_from_read(report, collected, cache)
-        if comparable is not None and commit == comparable.commit and collected.blobs == comparable.blobs:
+        if same_attack and commit == comparable.commit and collected.blobs == comparable.blobs:
             _finish_unchanged(report, comparable, resolution, state_store)
+            _note_attack_unchanged(report, attack_resolution)
             return report
         _start_cache_save(cache)
+        loaded = timer("download", lambda: attack.load(attack_resolution)) if attack is not None else None
+        if loaded is not None:
+            attack_key = loaded.key
+            report.attack = dict(loaded.info)
         order = tactic_order if tactic_order is not None else reader.load_tactic_order()
         notify("tables", 0, 1)
-        tables = timer("tables", lambda: _build_tables(reader, collected, order, commit, report))
+        stix = loaded.catalogue if loaded is not None else None
+        tables = timer("tables", lambda: _build_tables(reader, collected, order, commit, report, stix))
         unknown = (getattr(result, "unknown_keys", ()) for result in collected.results.values())
         report.health = measure(tables["detections"], unknown)
         in_place = ContentHealth.from_state(previous.coverage) if previous and previous.generation else None
@@ -242,6 +268,7 @@ def run_sync(
             repository=source.repository, ref=source.ref, commit=commit, etag=resolution.etag,
             blobs=collected.blobs, generation=generation, outcome="updated", finished_at=_now(),
             counts=report.counts, fingerprint=fingerprint, coverage=report.health.to_state(),
+            attack=attack_key,
         )  # fmt: skip
         timer("write", lambda: state_store.save(new_state))
         timer("cache", lambda: _save_cache(cache))
@@ -259,8 +286,9 @@ def run_sync(
         _fail(report, f"{type(exc).__name__}: {exc}", previous, state_store, written)
     finally:
         _cancel_cache_save(cache)  # a save started early and not completed by a successful run
-        report.bytes_downloaded = int(getattr(source, "bytes_downloaded", 0))
-        report.requests = int(getattr(source, "requests_made", 0))
+        for counter, name in (("bytes_downloaded", "bytes_downloaded"), ("requests", "requests_made")):
+            total = int(getattr(source, name, 0)) + int(getattr(attack, name, 0))
+            setattr(report, counter, total)
         report.durations["total"] = time.perf_counter() - started
         LOG.info(
             "action=sync outcome=%s commit=%s files_read=%d parsed=%d rejected=%d seconds=%.2f",
@@ -391,22 +419,40 @@ def _pick_catalogue(catalogues: Iterable[Tuple[str, bytes]]) -> Tuple[str, bytes
     return ordered[0] if ordered else None
 
 
+def _note_attack_unchanged(report: SyncReport, resolution: Any) -> None:
+    if resolution is not None and resolution.key:
+        note = resolution.message or "the catalogue did not change"
+        report.attack.update(version=resolution.version, fallback=False, message=note)
+
+
 def _build_tables(
-    reader: ContentReader, collected: _Collected, order: Sequence[str], commit: str, report: SyncReport
+    reader: ContentReader,
+    collected: _Collected,
+    order: Sequence[str],
+    commit: str,
+    report: SyncReport,
+    stix: Any = None,
 ) -> Dict[str, List[Dict[str, Any]]]:
     # Cached records carry the commit they were parsed at; build_tables stamps every row with
     # ``commit`` (sync/tables.py), so they are not copied here.
     records = [result.record for result in collected.results.values() if getattr(result, "record", None) is not None]
     techniques: List[Any] = []
+    extra: Dict[str, Any] = {}
     catalogue = _pick_catalogue(collected.catalogues)
-    if catalogue is None:
+    if stix is not None:
+        extra["catalogue"] = stix  # MITRE's catalogue: the content's CSV is not needed
+    elif catalogue is None:
         report.rejected.append({"path": "mitre_enrichment.csv", "reason": "no ATT&CK catalogue in the content"})
     else:
         try:
             techniques = list(reader.read_catalogue(catalogue[1], order))
+            if reader.read_groups is not None:
+                extra["groups"] = reader.read_groups(catalogue[1])
         except ValueError as exc:
             report.rejected.append({"path": catalogue[0], "reason": str(exc)})
-    tables = reader.build_tables(records, techniques, order, commit)
+    if stix is None and reader.load_tactic_ids is not None:
+        extra["tactic_ids"] = reader.load_tactic_ids()
+    tables = reader.build_tables(records, techniques, order, commit, **extra)
     report.duplicate_ids = dict(reader.duplicate_ids(records))
     if not tables.get("detections"):
         raise SyncError(

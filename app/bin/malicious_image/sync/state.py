@@ -36,7 +36,8 @@ class StateError(Exception):
     """The sync state cannot be read or written; the message names the file or collection."""
 
 
-_NOT_PARSING = ("archive.py", "sources.py", "github.py")  # fetch bytes; never change a parsed record
+# fetch bytes; never change a parsed record
+_NOT_PARSING = ("archive.py", "sources.py", "github.py", "attack_sources.py")
 
 
 def code_fingerprint() -> str:
@@ -62,7 +63,8 @@ class SyncState:
     """The state of the last sync run (stored in the KV store, or a JSON file offline).
 
     ``blobs`` maps each repository-relative path read to its git blob SHA-1; ``generation`` is
-    the table generation written last ("" before the first successful run); ``outcome`` is
+    the table generation written last ("" before the first successful run); ``attack`` names the
+    ATT&CK catalogue the tables were built from (a new release rebuilds them); ``outcome`` is
     ``updated``, ``unchanged`` or ``failed``; ``finished_at`` is ISO 8601 UTC. ``coverage`` holds
     the content health of the tables written (``drift.ContentHealth.to_state``): the format-drift
     guard compares the next sync with it, and an unchanged run reports it again.
@@ -80,6 +82,7 @@ class SyncState:
     fingerprint: str = ""
     message: str = ""
     coverage: Dict[str, Any] = field(default_factory=dict)
+    attack: str = ""  # the ATT&CK catalogue's key (attack_sources: '' = the content's CSV)
 
     def to_dict(self) -> Dict[str, Any]:
         """Return a JSON-ready dict (with ``format``)."""
