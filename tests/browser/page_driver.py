@@ -34,7 +34,11 @@ def missing() -> str:
 
 
 def run_steps(steps: list[dict[str, Any]], *, timeout: float = 180) -> dict[str, Any]:
-    """Run the steps in one fresh browser; returns {"results": [...], "console": [...]}.
+    """Run the steps in one fresh browser; returns {"results", "console", "http_errors"}.
+
+    A ``{"fill_secret": [selector, label]}`` step types ``tests.secrets_audit.SECRETS[label]``:
+    the test names a secret by its label, so that no secret value is an argument of a test
+    function (pytest prints those in a failure report, which the secrets audit reads).
 
     Raises:
         RuntimeError: a step failed (the driver's stderr, which holds no typed value, is included).
@@ -42,7 +46,7 @@ def run_steps(steps: list[dict[str, Any]], *, timeout: float = 180) -> dict[str,
     env = {**os.environ, "PLAYWRIGHT_CORE": str(PLAYWRIGHT_CORE), "CHROMIUM": chromium_path() or ""}
     done = subprocess.run(
         ["node", str(HERE / "page_driver.mjs")],
-        input=json.dumps(steps),
+        input=json.dumps({"steps": steps, "secrets": _secrets()}),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -51,3 +55,9 @@ def run_steps(steps: list[dict[str, Any]], *, timeout: float = 180) -> dict[str,
     if done.returncode != 0:
         raise RuntimeError(f"page driver exited {done.returncode}: {done.stderr[-3000:]}")
     return json.loads(done.stdout)
+
+
+def _secrets() -> dict[str, str]:
+    from tests.secrets_audit import SECRETS
+
+    return dict(SECRETS)

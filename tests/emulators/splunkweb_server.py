@@ -32,7 +32,7 @@ Small API::
 
     web = SplunkWebEmulator(app_dir=APP, splunkd=server).start()
     web.url, web.page_url("settings"), web.proxied   # [(method, path, status)]
-    web.answers                                      # proxied answer bodies (for the secrets audit)
+    web.answers                                      # [(method, path, body)] of proxied answers
     web.stop()
 """
 
@@ -104,7 +104,7 @@ class SplunkWebEmulator:
         self.session_cookie = secrets.token_hex(16)
         self.csrf_token = secrets.token_hex(20)
         self.proxied: list[tuple[str, str, int]] = []
-        self.answers: list[str] = []
+        self.answers: list[tuple[str, str, str]] = []
         self.lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
 
@@ -124,7 +124,10 @@ class SplunkWebEmulator:
                 from tests import secrets_audit
             except ImportError:
                 return
-            secrets_audit.record("Splunk Web emulator: proxied splunkd answers", self.answers)
+            # what the page read: splunkd's answer to a POST on storage/passwords carries the password
+            # just sent (splunkd's doing, not a read-back), so only GET answers are audited
+            gets = [body for method, _, body in self.answers if method == "GET"]
+            secrets_audit.record("Splunk Web emulator: proxied splunkd answers to GET", gets)
 
     @property
     def port(self) -> int:
@@ -266,4 +269,4 @@ class _Handler(BaseHTTPRequestHandler):
         with self.web.lock:
             self.web.proxied.append((method, path, status))
             if text:
-                self.web.answers.append(text)
+                self.web.answers.append((method, path, text))

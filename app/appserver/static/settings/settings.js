@@ -267,9 +267,10 @@
     var input = $('field-' + secret.name);
     var value = input.value;
     if (!value) return Promise.resolve(false);
+    // f=username: splunkd answers a POST with the entry; ask it to leave the password out
     var request = state.stored[secret.name]
-      ? call('POST', 'storage/passwords/' + secretId(secret), { password: value })
-      : call('POST', 'storage/passwords', { name: secret.name, realm: REALM, password: value });
+      ? call('POST', 'storage/passwords/' + secretId(secret) + '?f=username', { password: value })
+      : call('POST', 'storage/passwords?f=username', { name: secret.name, realm: REALM, password: value });
     return request.then(function (answer) {
       check(answer, 'Storing ' + secret.label);
       input.value = '';
