@@ -4,7 +4,7 @@
 //
 // Steps: {"goto": url} | {"reload": true} | {"wait": selector} | {"fill": [selector, value]}
 //        {"check": [selector, bool]} | {"click": selector} | {"text": selector} | {"attr": [selector, name]}
-//        {"value": selector} | {"visible": selector} | {"html": true}
+//        {"value": selector} | {"visible": selector} | {"html": true} | {"screenshot": path}
 //        {"fill_secret": [selector, label]}: types the value the caller passed as secrets[label]
 // Input: {"steps": [...], "secrets": {label: value}}
 // Output: {"results": [...one entry per reading step...], "console": [...page errors...],
@@ -47,6 +47,7 @@ try {
     else if (step.value) results.push(await page.inputValue(step.value));
     else if (step.visible) results.push(await page.isVisible(step.visible));
     else if (step.html) results.push(await page.content());
+    else if (step.screenshot) await page.screenshot({ path: step.screenshot, fullPage: true });
     else throw new Error('unknown step ' + JSON.stringify(Object.keys(step)));
   }
 } finally {

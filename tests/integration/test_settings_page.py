@@ -90,21 +90,31 @@ def test_token_goes_to_storage_passwords_only_and_the_interval_to_local_inputs_c
 def test_editing_the_interval_rewrites_the_same_stanza(site):
     page = site.web.page_url("settings")
     first, errors = drive(
-        [{"goto": page}, {"wait": READY}, {"fill": ["#field-interval", "3600"]}, *save_and_read_message()]
+        [
+            {"goto": page},
+            {"wait": READY},
+            {"visible": "#field-name"},
+            {"visible": "#mi-stanza"},
+            {"fill": ["#field-interval", "3600"]},
+            *save_and_read_message(),
+        ]
     )
-    assert first[0] == "success", first[1]
+    assert first[:2] == [True, False]  # a new input needs a name; nothing to choose from
+    assert first[2] == "success", first[3]
     second, more_errors = drive(
         [
             {"goto": page},
             {"wait": READY},
             {"text": "#mi-status"},
             {"value": "#field-interval"},
+            {"visible": "#field-name"},
+            {"visible": "#mi-stanza"},
             {"fill": ["#field-interval", "7200"]},
             *save_and_read_message(),
         ]
     )
-    assert second[:2] == ["Editing input upstream.", "3600"]
-    assert second[2] == "success", second[3]
+    assert second[:4] == ["Editing input upstream.", "3600", False, False]  # no name to type, one input
+    assert second[4] == "success", second[5]
     assert errors == more_errors == []
     conf = site.conf_files()["local/inputs.conf"]
     assert conf.count("[security_content://") == 1
