@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from tests.conftest import APP
 from tests.emulators.splunkd_inputs import ModularInputEndpoints
 from tests.emulators.splunkd_server import SplunkdEmulator
 from tests.emulators.splunkweb_server import SplunkWebEmulator
+
+APP = Path(__file__).resolve().parents[2] / "app"  # the app as the repository holds it
 
 
 @dataclass
