@@ -28,13 +28,14 @@ class SettingsSite:
 
 
 @contextlib.contextmanager
-def settings_site(tmp_path: Path) -> Iterator[SettingsSite]:
-    """Start splunkd (app installed from app/, local/ under tmp_path) and Splunk Web in front of it."""
+def settings_site(tmp_path: Path, source_app: Path = APP) -> Iterator[SettingsSite]:
+    """Start splunkd (the app installed from ``source_app``, its local/ under tmp_path) and Splunk
+    Web in front of it."""
     app_dir = tmp_path / "malicious_image"
-    splunkd = SplunkdEmulator(app_dir=APP)
-    inputs = ModularInputEndpoints(APP, local_app_dir=app_dir).attach(splunkd)
+    splunkd = SplunkdEmulator(app_dir=source_app)
+    inputs = ModularInputEndpoints(source_app, local_app_dir=app_dir).attach(splunkd)
     splunkd.start()
-    web = SplunkWebEmulator(app_dir=APP, splunkd=splunkd).start()
+    web = SplunkWebEmulator(app_dir=source_app, splunkd=splunkd).start()
     try:
         yield SettingsSite(splunkd, inputs, web, app_dir)
     finally:

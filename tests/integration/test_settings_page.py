@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.page_driver import missing, run_steps
-from tests.browser.settings_site import settings_site
+from tests.browser.settings_site import APP, settings_site
 from tests.emulators.splunkd_inputs import ModularInputEndpoints
 from tests.secrets_audit import GITHUB_TOKEN, PROXY_PASSWORD, record
 
@@ -202,6 +202,74 @@ def test_the_server_refuses_a_short_interval_when_the_input_validates_it(tmp_pat
         assert answer.status_code == 400, answer.text
         assert "interval" in answer.json()["messages"][0]["text"]
         assert running.conf_files() == {}
+
+
+# A stand-in for the input once it declares every setting of malicious_image.settings (seams
+# branch): the scheme's arguments, and a validation that refuses an unknown ATT&CK source.
+FULL_SCHEME_SCRIPT = """
+import sys
+import xml.etree.ElementTree as ET
+
+ARGS = {args!r}
+if sys.argv[1:] == ["--scheme"]:
+    args = "".join('<arg name="%s"><title>%s</title></arg>' % (a, a) for a in ARGS)
+    print("<scheme><title>Security content sync</title><use_external_validation>true"
+          "</use_external_validation><endpoint><args>" + args + "</args></endpoint></scheme>")
+elif sys.argv[1:] == ["--validate-arguments"]:
+    params = {{p.get("name"): p.text or "" for p in ET.fromstring(sys.stdin.read()).iter("param")}}
+    source = params.get("attack_source", "")
+    if source not in ("", "github", "security_content") and not source.startswith("/"):
+        print("<error><message>attack_source must be github, security_content or an absolute "
+              "path (got %s)</message></error>" % source)
+        sys.exit(1)
+"""
+
+
+def full_scheme_app(tmp_path):
+    """The real app's default/, metadata/ and appserver/, with the stand-in input script."""
+    app = tmp_path / "source_app"
+    (app / "bin").mkdir(parents=True)
+    for part in ("default", "appserver", "metadata"):
+        (app / part).symlink_to(APP / part, target_is_directory=True)
+    script = FULL_SCHEME_SCRIPT.format(args=list(OPTIONAL_FIELDS))
+    (app / "bin" / "security_content.py").write_text(script, encoding="utf-8")
+    return app
+
+
+def test_every_setting_of_the_full_input_is_offered_and_saved(tmp_path):
+    with settings_site(tmp_path, full_scheme_app(tmp_path)) as running:
+        page = running.web.page_url("settings")
+        results, errors = drive(
+            [
+                {"goto": page},
+                {"wait": READY},
+                *({"visible": f"#field-{name}"} for name in OPTIONAL_FIELDS),
+                {"fill": ["#field-attack_source", "mitre"]},
+                *save_and_read_message(),
+                {"fill": ["#field-attack_source", "security_content"]},
+                {"fill": ["#field-attack_version", "19.0"]},
+                {"fill": ["#field-splunkd_cert_name", "SplunkServerDefaultCert"]},
+                {"check": ["#field-accept_format_change", True]},
+                *save_and_read_message(),
+            ]
+        )
+        offered, refused, saved = results[: len(OPTIONAL_FIELDS)], results[-4:-2], results[-2:]
+        assert offered == [True] * len(OPTIONAL_FIELDS)
+        message = (
+            "Creating input upstream: attack_source must be github, security_content or an absolute path (got mitre)"
+        )
+        assert refused == ["error", message]
+        assert saved[0] == "success", saved[1]
+        assert len(errors) == 1 and errors[0][0] == 400  # the refused first save
+        conf = running.conf_files()["local/inputs.conf"]
+        for line in (
+            "attack_source = security_content",
+            "attack_version = 19.0",
+            "splunkd_cert_name = SplunkServerDefaultCert",
+            "accept_format_change = 1",
+        ):
+            assert line in conf
+        assert running.inputs.validations[-1]["accept_format_change"] == "1"
 
 
 OPTIONAL_FIELDS = (
