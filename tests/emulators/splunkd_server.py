@@ -199,6 +199,8 @@ class SplunkdEmulator:
         # called as on_request(stage, method, path) with stage "before" (nothing applied yet) and
         # "after" (applied, answer not sent): crash tests kill the client at an exact request
         self.on_request: Callable[[str, str, str], None] | None = None
+        # extra endpoints: route(handler, method, path, query_string, body) -> (status, payload) | None
+        self.routes: list[Callable[[Any, str, str, str, bytes], tuple[int, Any] | None]] = []
         self.lock = threading.RLock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -334,7 +336,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         try:
-            status, payload = self._route(method, parts.path, query, body)
+            # plug-in endpoints first (e.g. tests/emulators/splunkd_inputs.py): each answers
+            # (status, payload) for a request it serves, None for the others
+            answer = next(filter(None, (r(self, method, parts.path, parts.query, body) for r in state.routes)), None)
+            status, payload = answer or self._route(method, parts.path, query, body)
         except HttpError as exc:
             status, payload = exc.status, {"messages": [{"type": exc.kind, "text": exc.text}]}
         if state.on_request is not None:
