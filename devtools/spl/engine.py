@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Iterable, List
 
-from .commands import load_all
+from .commands import COMMANDS
 from .context import SearchContext
 from .errors import SPLSyntaxError, UnsupportedSPL
 from .lexer import split_pipeline
@@ -26,7 +26,7 @@ class Runner:
         self.events = events
         self.context = context
         self.depth = depth
-        self.commands = load_all()
+        self.commands = COMMANDS
         self.first_search: object | None = None
 
     def run(self, text: str, base: int = 0, rows: List[Row] | None = None) -> List[Row]:

@@ -10,7 +10,6 @@ from ..lexer import CommandText, Token, tokenize
 from ..lookups import LookupStore
 from ..searchexpr import parse_search
 from ..values import Row, format_number, normalize_row, row_get, values_of
-from . import command
 
 if TYPE_CHECKING:
     from ..engine import Runner
@@ -23,7 +22,6 @@ def _first_only(cmd: CommandText, rows: List[Row] | None, append: bool = False) 
         raise SPLSyntaxError(f"command '{cmd.name}' must be the first command of a search", cmd.position)
 
 
-@command("makeresults", generating=True)
 def makeresults(cmd: CommandText, rows: List[Row] | None, runner: Runner) -> List[Row]:
     """| makeresults [count=1]: rows holding only _time = now."""
     _first_only(cmd, rows)
@@ -43,7 +41,6 @@ def _store(runner: Runner) -> LookupStore:
     return store
 
 
-@command("inputlookup", generating=True)
 def inputlookup(cmd: CommandText, rows: List[Row] | None, runner: Runner) -> List[Row]:
     """| inputlookup [append=f] name [where <search-expression>]."""
     args = Args(cmd)
@@ -63,7 +60,6 @@ def inputlookup(cmd: CommandText, rows: List[Row] | None, runner: Runner) -> Lis
     return (rows or []) + table if append else table
 
 
-@command("outputlookup")
 def outputlookup(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """| outputlookup [append=f] name: write the rows (fields starting with _ are left out)."""
     args = Args(cmd)
@@ -79,7 +75,6 @@ def outputlookup(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]
     return rows
 
 
-@command("lookup")
 def lookup(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """| lookup name field [AS event_field] ... [OUTPUT|OUTPUTNEW f [AS g] ...].
 
@@ -144,7 +139,6 @@ def _combinations(row: Row, fields: List[str]) -> List[tuple]:
     return combos
 
 
-@command("rest", generating=True)
 def rest(cmd: CommandText, rows: List[Row] | None, runner: Runner) -> List[Row]:
     """| rest <endpoint> [option=value ...]: rows from the context's REST provider."""
     _first_only(cmd, rows)
@@ -177,7 +171,6 @@ def _subsearch_token(args: Args) -> Token:
     return token
 
 
-@command("append")
 def append(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """append [subsearch]: the subsearch's rows after the current ones."""
     args = Args(cmd)
@@ -188,7 +181,6 @@ def append(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return rows + extra[:limit]
 
 
-@command("appendpipe")
 def appendpipe(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """appendpipe [subpipeline]: run the subpipeline over the current rows and append its output."""
     args = Args(cmd)
@@ -198,7 +190,6 @@ def appendpipe(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return rows + runner.run(token.value.strip(), token.position, rows=copies)
 
 
-@command("join")
 def join(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """join [type=inner|left] [max=1] [overwrite=t] fields [subsearch]: join on equal field values."""
     args = Args(cmd)
@@ -239,7 +230,6 @@ def join(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return out
 
 
-@command("return")
 def return_(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """return [N] f | alias=f | $f: the subsearch result as one ``search`` field (docs: return)."""
     args = Args(cmd)
@@ -267,7 +257,6 @@ def return_(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return [{"search": " OR ".join(clauses)}] if clauses else [{"search": ""}]
 
 
-@command("format")
 def format_(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """format: the rows as one ``search`` field, as a subsearch would splice them in."""
     if cmd.body.strip():
@@ -275,7 +264,6 @@ def format_(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return [{"search": format_results(rows)}]
 
 
-@command("tstats", "datamodel", "from", "pivot", "mstats", generating=True)
 def refused(cmd: CommandText, rows: List[Row] | None, runner: Runner) -> List[Row]:
     """Data-model and metrics commands need indexed summaries that a replay does not have."""
     raise UnsupportedSPL(f"command '{cmd.name}' (data models / indexed summaries) is not supported", cmd.position)

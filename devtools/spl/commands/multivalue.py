@@ -7,14 +7,12 @@ from typing import TYPE_CHECKING, Dict, List
 
 from ..lexer import CommandText
 from ..values import Row, values_of
-from . import command
 
 if TYPE_CHECKING:
     from ..engine import Runner
 from .args import Args, boolean, integer
 
 
-@command("mvexpand")
 def mvexpand(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """mvexpand field [limit=N]: one row per value; rows without the field are dropped."""
     args = Args(cmd)
@@ -33,7 +31,6 @@ def mvexpand(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return out
 
 
-@command("makemv")
 def makemv(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """makemv [delim=" "] [tokenizer=regex] [allowempty=f] field: split a value into a multivalue."""
     args = Args(cmd)
@@ -62,7 +59,6 @@ def makemv(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return rows
 
 
-@command("mvcombine")
 def mvcombine(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """mvcombine [delim=" "] field: merge rows identical except for ``field`` into one multivalue row."""
     args = Args(cmd)
@@ -89,7 +85,6 @@ def mvcombine(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return out
 
 
-@command("nomv")
 def nomv(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """nomv field: join a multivalue field's values with newlines into a single value."""
     args = Args(cmd)
