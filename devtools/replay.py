@@ -115,9 +115,7 @@ class App:
         ``extra_lookup_dirs`` come first, so a test or an admin's copy of a lookup (allow-list,
         known pushers) shadows the shipped file of the same name.
         """
-        return LookupStore(
-            definitions=self.transforms, lookup_dirs=[*self.extra_lookup_dirs, self.lookup_dir]
-        )
+        return LookupStore(definitions=self.transforms, lookup_dirs=[*self.extra_lookup_dirs, self.lookup_dir])
 
     def set_macro(self, name: str, definition: str) -> None:
         """Override one macro, as an admin's local/macros.conf would."""
@@ -126,16 +124,12 @@ class App:
     def rules(self) -> List[str]:
         """Detection stanzas in file order, correlation rules last."""
         names = [n for n in self.savedsearches if n.endswith(RULE_SUFFIX)]
-        return [n for n in names if not self._is_correlation(n)] + [
-            n for n in names if self._is_correlation(n)
-        ]
+        return [n for n in names if not self._is_correlation(n)] + [n for n in names if self._is_correlation(n)]
 
     def baselines(self) -> List[str]:
         """Baseline (support) stanzas."""
         return [
-            n
-            for n, s in self.savedsearches.items()
-            if s.get("action.escu.search_type") == "support" and "search" in s
+            n for n, s in self.savedsearches.items() if s.get("action.escu.search_type") == "support" and "search" in s
         ]
 
     def _is_correlation(self, stanza: str) -> bool:

@@ -7,7 +7,7 @@ With --now, every rule sees only its dispatch window (-70m@m to -10m@m) relative
 the known-pushers baseline is first built from the 30 days before the window, and the correlation
 rules run an hour later over the risk events. Without --now every rule sees every record.
 --tz is the time zone of the (emulated) search owner: it changes how firstTime/lastTime print,
-never which events match (the business-hours zone is the aws_ecr_business_hours macro).
+never which events match (the business-hours zone is the malicious_image_aws_ecr_business_hours macro).
 --format jsonl prints one JSON object per line with kind (result, risk, notable), rule and fields.
 """
 
@@ -25,9 +25,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="build.py replay", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--events", required=True, help='CloudTrail records (JSON lines or {"Records": [...]})'
-    )
+    parser.add_argument("--events", required=True, help='CloudTrail records (JSON lines or {"Records": [...]})')
     parser.add_argument("--format", choices=("table", "jsonl"), default="table")
     parser.add_argument("--now", help="the time of the scheduled run, ISO 8601 (default: windows off)")
     parser.add_argument("--tz", default="UTC", help="time zone of the search owner (default UTC)")

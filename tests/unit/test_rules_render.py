@@ -144,7 +144,7 @@ def test_a_rule_without_its_filter_macro_is_rejected(tmp_path):
     for sub in ("detections", "baselines"):
         (tmp_path / sub).mkdir()
     source = next((rules_model.RULES_DIR / "detections").glob("aws_ecr_container_upload_unknown_user.yml"))
-    text = source.read_text().replace("| `aws_ecr_container_upload_unknown_user_filter`", "")
+    text = source.read_text().replace("| `malicious_image_aws_ecr_container_upload_unknown_user_filter`", "")
     (tmp_path / "detections" / source.name).write_text(text)
     with pytest.raises(rules_model.RuleFileError, match="_filter"):
         rules_model.load_rules(tmp_path)

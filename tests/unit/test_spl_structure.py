@@ -18,7 +18,7 @@ def _module_name(path: Path) -> str:
 def _imports(path: Path) -> set:
     """Modules of devtools.spl that ``path`` imports at run time (lazy imports included; imports
     under ``if TYPE_CHECKING:`` are for annotations only and never execute)."""
-    package = _module_name(path).split(".") if path.name != "__init__.py" else _module_name(path).split(".") + ["x"]
+    package = _module_name(path).split(".") if path.name != "__init__.py" else [*_module_name(path).split("."), "x"]
     package = [p for p in package[:-1] if p]
     found = set()
     tree = ast.parse(path.read_text())
@@ -33,7 +33,7 @@ def _imports(path: Path) -> set:
             base = package[: len(package) - (node.level - 1)] if node.level > 1 else list(package)
             target = ".".join(base + ([node.module] if node.module else []))
             if node.module is None:
-                found.update(".".join(base + [alias.name]) for alias in node.names)
+                found.update(".".join([*base, alias.name]) for alias in node.names)
             else:
                 found.add(target)
     return {name for name in found if name}
@@ -56,9 +56,9 @@ def test_no_import_cycle_in_devtools_spl():
             if nxt not in graph:
                 continue
             if state.get(nxt) == "open":
-                raise AssertionError("import cycle: " + " -> ".join(trail + [node, nxt]))
+                raise AssertionError("import cycle: " + " -> ".join([*trail, node, nxt]))
             if nxt not in state:
-                visit(nxt, trail + [node])
+                visit(nxt, [*trail, node])
         state[node] = "done"
 
     for module in sorted(graph):

@@ -17,8 +17,6 @@ if TYPE_CHECKING:
     from ..engine import Runner
 from .args import Args, boolean, integer
 
-SUBSEARCH_MAXOUT = 10000  # limits.conf [subsearch] maxout
-
 
 def format_results(rows: List[Row]) -> str:
     """The ``format`` command's output for a subsearch: ``( ( a="1" AND b="2" ) OR ( ... ) )``.
@@ -62,7 +60,7 @@ def search(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
         return bound
 
     def resolve_subsearch(text: str, position: int) -> str:
-        return format_results(runner.subsearch(text, position)[:SUBSEARCH_MAXOUT])
+        return format_results(runner.subsearch(text, position)[: context.limits.subsearch_maxout])
 
     node = parse_search(tokenize(cmd.body, cmd.body_position), resolve_subsearch, resolve_time)
     defaults = context.indexes

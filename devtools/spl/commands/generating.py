@@ -177,7 +177,7 @@ def append(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     options = args.options(["extendtimerange", "maxtime", "maxout", "timeout"])
     token = _subsearch_token(args)
     extra = runner.subsearch(token.value, token.position)
-    limit = integer(options.get("maxout", "50000"), "maxout")
+    limit = integer(options.get("maxout", str(runner.context.limits.join_maxout)), "maxout")
     return rows + extra[:limit]
 
 
@@ -204,7 +204,7 @@ def join(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
         raise UnsupportedSPL("join: only type=inner|left with max= and overwrite= are supported", cmd.position)
     limit = integer(options.get("max", "1"), "max")
     overwrite = boolean(options.get("overwrite", "t"), "overwrite")
-    right = runner.subsearch(token.value, token.position)
+    right = runner.subsearch(token.value, token.position)[: runner.context.limits.join_maxout]
     if not fields:
         fields = [f for f in (right[0] if right else {}) if any(f in row for row in rows)]
     index: Dict[tuple, List[Row]] = {}
