@@ -86,8 +86,39 @@ def _metadata(rule: Rule) -> dict[str, object]:
     }
 
 
+DETECTION_SCHEDULE = {
+    "cron_schedule": "0 * * * *",
+    "earliest_time": "-70m@m",
+    "latest_time": "-10m@m",
+    "schedule_window": "auto",
+    "allow_skew": "100%",
+}
+
+
+def schedule(rule: Rule) -> dict[str, str]:
+    """The rule's schedule: ESCU's hourly defaults, overridden by ``deployment.scheduling``."""
+    return {**DETECTION_SCHEDULE, **rule.scheduling}
+
+
+def suppression_pairs(rule: Rule) -> list[tuple[str, object]]:
+    """Throttling (``alert.suppress.*``, the keys ES's correlation search editor writes as
+    "Throttling": window duration and fields to group by). Per-result alerting
+    (``alert.digest_mode = 0``) makes the suppression apply per value of the fields, so one
+    user's alert does not silence another's (savedsearches.conf.spec, alert.suppress.fields)."""
+    sched = rule.scheduling
+    if not sched.get("suppress_fields"):
+        return [("alert.digest_mode", 1)]
+    return [
+        ("alert.digest_mode", 0),
+        ("alert.suppress", 1),
+        ("alert.suppress.fields", sched["suppress_fields"]),
+        ("alert.suppress.period", sched.get("suppress_period", "3h")),
+    ]
+
+
 def detection_pairs(rule: Rule) -> list[tuple[str, object]]:
     """Key/value pairs of one detection stanza, in ESCU's order, plus the standalone action."""
+    sched = schedule(rule)
     mappings = {"mitre_attack": rule.mitre_attack_id}
     drilldowns = json.dumps(rule.drilldowns())
     pairs: list[tuple[str, object]] = [
@@ -113,15 +144,15 @@ def detection_pairs(rule: Rule) -> list[tuple[str, object]]:
         ("action.risk.param._risk", rule.risk_json()),
         ("action.risk.param._risk_score", 0),
         ("action.risk.param.verbose", 0),
-        ("cron_schedule", "0 * * * *"),
-        ("dispatch.earliest_time", "-70m@m"),
-        ("dispatch.latest_time", "-10m@m"),
+        ("cron_schedule", sched["cron_schedule"]),
+        ("dispatch.earliest_time", sched["earliest_time"]),
+        ("dispatch.latest_time", sched["latest_time"]),
         ("action.correlationsearch.enabled", 1),
         ("action.correlationsearch.detection_type", "ebd"),
         ("action.correlationsearch.label", rule.stanza),
         ("action.correlationsearch.annotations", json.dumps(_annotations(rule))),
         ("action.correlationsearch.metadata", json.dumps(_metadata(rule))),
-        ("schedule_window", "auto"),
+        ("schedule_window", sched["schedule_window"]),
     ]
     if rule.creates_notable:
         pairs += [
@@ -133,11 +164,11 @@ def detection_pairs(rule: Rule) -> list[tuple[str, object]]:
             ("action.notable.param.severity", rule.severity),
         ]
     pairs += standalone_action_pairs(rule)
+    pairs += suppression_pairs(rule)
     pairs += [
-        ("alert.digest_mode", 1),
         ("disabled", 1),
         ("enableSched", 1),
-        ("allow_skew", "100%"),
+        ("allow_skew", sched["allow_skew"]),
         ("counttype", "number of events"),
         ("relation", "greater than"),
         ("quantity", 0),
@@ -190,6 +221,9 @@ def baseline_pairs(rule: Rule) -> list[tuple[str, object]]:
         ("dispatch.earliest_time", sched.get("earliest_time", "-70m@m")),
         ("dispatch.latest_time", sched.get("latest_time", "-10m@m")),
         ("schedule_window", sched.get("schedule_window", "auto")),
+        # Never skip a period under load (the default realtime_schedule = 1 may): a skipped run
+        # leaves pushers unlearned and the Unknown User rule fires on them.
+        ("realtime_schedule", 0),
         ("disabled", 1),
         ("is_visible", "false"),
         ("search", rule.one_line_search),

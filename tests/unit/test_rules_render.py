@@ -67,7 +67,8 @@ def test_scanning_rule_ids_match_the_2024_snapshot(name):
 def test_every_rule_has_escu_keys_risk_and_schedule(stanza):
     conf = RULES[stanza]
     assert conf["cron_schedule"] == "0 * * * *"
-    assert (conf["dispatch.earliest_time"], conf["dispatch.latest_time"]) == ("-70m@m", "-10m@m")
+    window = ("-190m@m", "-10m@m") if "Correlation" in stanza else ("-70m@m", "-10m@m")
+    assert (conf["dispatch.earliest_time"], conf["dispatch.latest_time"]) == window
     assert conf["disabled"] == "1" and conf["enableSched"] == "1" and conf["realtime_schedule"] == "0"
     assert conf["action.correlationsearch.label"] == stanza
     annotations = json.loads(conf["action.correlationsearch.annotations"])
