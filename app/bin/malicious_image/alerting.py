@@ -27,7 +27,30 @@ Row = Mapping[str, FieldValue]
 ACTION_NAME = "malicious_image_notable"
 PARAM_PREFIX = f"action.{ACTION_NAME}.param."
 ES_SEVERITIES = ("informational", "low", "medium", "high", "critical", "unknown")
-_TOKEN = re.compile(r"\$([A-Za-z0-9_.:{}\-]+)\$")
+_TOKEN = re.compile(r"\$([A-Za-z0-9_.:{}\-]+)(\|s)?\$")
+_INDEX_TERM = re.compile(r"(?<![\w.])index\s*=\s*(\"[^\"]*\"|[^\s()\"]+)", re.IGNORECASE)
+NOTABLE_SOURCETYPE = "malicious_image:notable"
+RISK_SOURCETYPE = "malicious_image:risk"
+NOTABLE_INDEX_MACRO = "malicious_image_notable_index"
+RISK_INDEX_MACRO = "malicious_image_risk_index"
+# Fields the action writes as JSON arrays when multivalue: Splunk extracts them as ``<name>{}``;
+# props.conf [malicious_image:notable] and [malicious_image:risk] turn them back into ``<name>``
+# (EVAL-<name> = coalesce('<name>{}', '<name>')), so they read as ES's do. Keep the two in step
+# (tests/unit/test_alert_content.py checks it).
+MULTIVALUE_FIELDS = (
+    "threat_object",
+    "threat_object_type",
+    "annotations.mitre_attack",
+    "annotations.analytic_story",
+    "user",
+    "src_ip",
+    "repository",
+    "imageTag",
+    "imageDigest",
+    "signals",
+    "finding_severity",
+    "finding_source",
+)
 _RESERVED = frozenset(
     {
         "_time",
@@ -190,17 +213,66 @@ def values_of(row: Row, field: str) -> List[str]:
     return [str(item) for item in items if str(item) != ""]
 
 
+def quote_spl(text: str) -> str:
+    """``text`` as an SPL quoted string (the ``|s`` token filter): backslashes and quotes escaped."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def substitute_tokens(template: str, row: Row) -> str:
-    """Replace ``$field$`` with the row's value (multivalues joined by ", ", missing fields by "")."""
-    return _TOKEN.sub(lambda m: ", ".join(values_of(row, m.group(1))), template)
+    """Replace ``$field$`` with the row's value (multivalues joined by ", ", missing fields by "");
+    ``$field|s$`` gives the value as a quoted SPL string, safe in a drilldown search."""
+
+    def value(match: re.Match[str]) -> str:
+        text = ", ".join(values_of(row, match.group(1)))
+        return quote_spl(text) if match.group(2) else text
+
+    return _TOKEN.sub(value, template)
 
 
 def _copy_result_fields(row: Row) -> Dict[str, Any]:
+    """The result's fields, shortest values first: Splunk's automatic JSON extraction reads only
+    the first 5000 bytes of an event (limits.conf [spath] extraction_cutoff), so the short
+    identifying fields (user, repository, ...) must not come after a long finding text."""
     copied: Dict[str, Any] = {}
     for key, value in row.items():
         name = f"orig_{key}" if key in _RESERVED else key
         copied[name] = list(value) if isinstance(value, (list, tuple)) else value
-    return copied
+    order = sorted(copied, key=lambda k: len(json.dumps(copied[k], default=str)))
+    return {key: copied[key] for key in order}
+
+
+def index_from_macro(definition: str, macro: str = "") -> str:
+    """The index an index macro names (``index=risk``, ``index="main" sourcetype=x``).
+
+    The alert action writes where the dashboard and the correlations read: one setting.
+
+    Raises:
+        AlertSettingsError: the definition names no index or more than one.
+    """
+    found = [m.group(1).strip('"') for m in _INDEX_TERM.finditer(definition or "")]
+    if len(found) != 1 or not found[0] or "*" in found[0]:
+        raise AlertSettingsError(
+            f"macro {macro or 'definition'} must name exactly one index (index=<name>) for the alert action "
+            f"to write to, not {definition!r}; or set the action's notable_index / risk_index"
+        )
+    return found[0]
+
+
+def macro_definition(conf_texts: Sequence[str], macro: str) -> str | None:
+    """The ``definition`` of ``[macro]`` in macros.conf texts, the first text winning (local before
+    default, as Splunk layers an app's conf files); lines ending in ``\\`` continue."""
+    for text in conf_texts:
+        stanza = None
+        lines = text.replace("\\\n", " ").splitlines()
+        for line in lines:
+            stripped = line.strip()
+            if stripped.startswith("[") and stripped.endswith("]"):
+                stanza = stripped[1:-1].strip()
+            elif stanza == macro and "=" in stripped and not stripped.startswith("#"):
+                key, _, value = stripped.partition("=")
+                if key.strip() == "definition":
+                    return value.strip()
+    return None
 
 
 def _event_id(settings: AlertSettings, sid: str, index: int, row: Row) -> str:
@@ -249,6 +321,7 @@ def build_notable(
         "event_id": _event_id(settings, sid, index, row),
     }
     event.update(_copy_result_fields(row))
+    event["drilldown_searches"] = event.pop("drilldown_searches")  # long: after the short fields
     return event
 
 
