@@ -100,19 +100,10 @@ def lookup(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     args.rest_must_be_empty()
     if not matches:
         raise args.error("needs a field to match")
-    table = _store(runner).read(name)
-    index: Dict[tuple, List[Row]] = {}
-    for entry in table:
-        key = tuple(tuple(values_of(entry.get(f))) for f, _ in matches)
-        index.setdefault(key, []).append(entry)
+    index, columns = _store(runner).index(name, [f for f, _ in matches])
     if not outputs:
         match_fields = {f for f, _ in matches}
-        columns: Dict[str, None] = {}
-        for entry in table:
-            for column in entry:
-                if column not in match_fields:
-                    columns.setdefault(column, None)
-        outputs = [(c, c) for c in columns]
+        outputs = [(c, c) for c in columns if c not in match_fields]
     for row in rows:
         found: List[Row] = []
         for combo in _combinations(row, [event for _, event in matches]):
