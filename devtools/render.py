@@ -112,7 +112,7 @@ def suppression_pairs(rule: Rule) -> list[tuple[str, object]]:
         ("alert.digest_mode", 0),
         ("alert.suppress", 1),
         ("alert.suppress.fields", sched["suppress_fields"]),
-        ("alert.suppress.period", sched.get("suppress_period", "3h")),
+        ("alert.suppress.period", sched["suppress_period"]),
     ]
 
 

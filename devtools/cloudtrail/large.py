@@ -12,13 +12,19 @@
   ``max_mem_usage_mb`` = 500, where Splunk truncates.
 
 Both are deterministic for a given :class:`~devtools.cloudtrail.records.Ids` seed.
+``python3 -m devtools.cloudtrail.large --write`` writes both into ``samples/cloudtrail_ecr_large.json``
+(replay it with ``python3 build.py replay --events samples/cloudtrail_ecr_large.json --now
+2026-11-22T03:10:00Z``). The real 69 KB example of security_content is read in place from its
+snapshot by the tests, never copied.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import List
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import List, Sequence
 
 from devtools.cloudtrail import records as r
 
@@ -114,3 +120,38 @@ def large_scan_response(
 ) -> r.Record:
     """A DescribeImageScanFindings record whose response holds ``count`` findings."""
     return r.describe_scan_findings(ids, when, identity, repository, digest, findings=many_findings(count))
+
+
+LARGE_SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "cloudtrail_ecr_large.json"
+LARGE_NOW = "2026-11-22T03:10:00Z"
+
+
+def large_sample_records(seed: int = 2612) -> List[r.Record]:
+    """The real-size sample: on Sunday 2026-11-22 at 02:07 UTC, an unknown user pushes a
+    multi-architecture image (over 5000 bytes), and CI reads its scan: 1,000 findings."""
+    ids = r.Ids(seed)
+    pushed = r.parse_iso("2026-11-22T02:07:12Z")
+    push = multiarch_put_image(ids, pushed, r.iam_user(ids, "night-owl"), "platform/gateway", tag="v3.0.0-rc1")
+    digest = push["responseElements"]["image"]["imageId"]["imageDigest"]
+    ci = r.assumed_role(ids, "ci-scanner", "codebuild-4711")
+    scan = large_scan_response(ids, pushed + timedelta(minutes=9), ci, "platform/gateway", digest)
+    return [push, scan]
+
+
+def main(argv: Sequence[str]) -> int:
+    """``python3 -m devtools.cloudtrail.large [--write | --check]`` for samples/cloudtrail_ecr_large.json."""
+    from devtools.cloudtrail.sample import render_sample
+
+    text = render_sample(large_sample_records())
+    if "--check" in argv:
+        return 0 if LARGE_SAMPLE.exists() and LARGE_SAMPLE.read_text(encoding="utf-8") == text else 1
+    if "--write" in argv:
+        LARGE_SAMPLE.write_text(text, encoding="utf-8")
+        print(f"wrote {LARGE_SAMPLE}")
+        return 0
+    sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

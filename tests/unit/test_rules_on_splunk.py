@@ -91,7 +91,7 @@ def test_throttling_keys_es_reads_and_the_correlation_window():
         assert (conf["alert.suppress"], conf["alert.suppress.fields"], conf["alert.suppress.period"]) == (
             "1",
             field,
-            "3h",
+            "5h",
         )
         assert conf["alert.digest_mode"] == "0"  # per result: one user's alert never silences another's
         assert (conf["dispatch.earliest_time"], conf["dispatch.latest_time"]) == ("-190m@m", "-10m@m")
