@@ -83,3 +83,22 @@ def test_throttling_is_per_field_value_in_per_result_mode():
     whole: dict = {}
     scheduler.suppressed_rows(conf, [{"user": "eve"}], START, whole)
     assert scheduler.suppressed_rows(conf, [{"user": "bob"}], START + 60, whole)[0] == []
+
+
+def test_build_py_replay_schedule_prints_each_run_and_the_totals(capsys):
+    from devtools.commands import replay as replay_command
+
+    sample = Path(replay.ROOT) / "samples" / "cloudtrail_ecr_sample.json"
+    code = replay_command.main(
+        ["--events", str(sample), "--schedule", "6", "--start", "2026-11-21T00:00:00Z", "--seed", "7"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.splitlines()[-1] == "48 runs over 6 h (seed 7); 17 risk events, 7 notables"
+    assert "Correlation by User and Risk: 2 rows, 2 throttled, 0 risk events, 0 notables" in out
+
+
+def test_large_sample_is_the_generators_output():
+    from devtools.cloudtrail import large
+
+    assert large.main(["--check"]) == 0
