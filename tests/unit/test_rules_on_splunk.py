@@ -176,3 +176,13 @@ def test_upload_rules_keep_the_stanzas_and_the_baseline_runs_after_them():
     assert SAVED[BASELINE]["cron_schedule"] == "30 * * * *"
     for name in (HOURS, UNKNOWN):
         assert "`malicious_image_aws_ecr_push_fields`" in RULES[name]["search"]
+
+
+def test_alert_action_form_exists_and_names_only_documented_params():
+    """Splunk Web shows default/data/ui/alerts/<action>.html when an admin edits the action."""
+    form = (render.APP / "default" / "data" / "ui" / "alerts" / "malicious_image_notable.html").read_text()
+    names = re.findall(r'name="action\.malicious_image_notable\.param\.(\w+)"', form)
+    spec = (render.APP / "README" / "savedsearches.conf.spec").read_text()
+    assert {"mode", "notable_index", "risk_index", "rule_title", "severity"} <= set(names)
+    assert all(f"action.malicious_image_notable.param.{name} =" in spec for name in names)
+    assert "edit_tcp" in form and "edit_tcp" in (render.APP / "README" / "alert_actions.conf.spec").read_text()
