@@ -200,6 +200,8 @@ def standalone_action_pairs(rule: Rule) -> list[tuple[str, object]]:
         (f"{prefix}.param.risk_message", rule.message),
         (f"{prefix}.param.risk", rule.risk_json()),
         (f"{prefix}.param.drilldown_searches", json.dumps(rule.drilldowns())),
+        # Per-result alerting (throttled rules): write only the result splunkd hands this run.
+        (f"{prefix}.param.per_result", 1 if rule.scheduling.get("suppress_fields") else 0),
     ]
 
 

@@ -186,3 +186,17 @@ def test_alert_action_form_exists_and_names_only_documented_params():
     assert {"mode", "notable_index", "risk_index", "rule_title", "severity"} <= set(names)
     assert all(f"action.malicious_image_notable.param.{name} =" in spec for name in names)
     assert "edit_tcp" in form and "edit_tcp" in (render.APP / "README" / "alert_actions.conf.spec").read_text()
+
+
+def test_throttled_rules_write_only_the_triggering_result():
+    """alert.digest_mode = 0: splunkd runs the action once per unthrottled result; writing the
+    whole results file each time would write every row N times, throttled ones included."""
+    for name, conf in RULES.items():
+        per_result = conf["action.malicious_image_notable.param.per_result"]
+        assert per_result == ("1" if conf["alert.digest_mode"] == "0" else "0"), name
+    every = [{"user": "eve"}, {"user": "bob"}]
+    assert alerting.triggering_rows(True, {"user": "bob", "signals": ["a", "b"], "__mv_signals": "$a$;$b$"}, list) == [
+        {"user": "bob", "signals": ["a", "b"]}
+    ]
+    assert alerting.triggering_rows(False, {"user": "bob"}, lambda: every) == every
+    assert alerting.triggering_rows(True, {}, lambda: every) == every  # no result given: the file

@@ -20,7 +20,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple, Union
 
 FieldValue = Union[str, List[str]]
 Row = Mapping[str, FieldValue]
@@ -144,17 +144,11 @@ def parse_risk(text: str) -> Tuple[RiskEntry, ...]:
             try:
                 score = int(item.get("risk_score", 0))
             except (TypeError, ValueError) as exc:
-                raise AlertSettingsError(
-                    f"param.risk: risk_score {item.get('risk_score')!r} is not a number"
-                ) from exc
-            entries.append(
-                RiskEntry(str(item["risk_object_field"]), str(item.get("risk_object_type", "other")), score)
-            )
+                raise AlertSettingsError(f"param.risk: risk_score {item.get('risk_score')!r} is not a number") from exc
+            entries.append(RiskEntry(str(item["risk_object_field"]), str(item.get("risk_object_type", "other")), score))
         elif "threat_object_field" in item:
             entries.append(
-                RiskEntry(
-                    str(item["threat_object_field"]), str(item.get("threat_object_type", "other")), None
-                )
+                RiskEntry(str(item["threat_object_field"]), str(item.get("threat_object_type", "other")), None)
             )
         else:
             raise AlertSettingsError("param.risk elements need risk_object_field or threat_object_field")
@@ -198,9 +192,7 @@ def settings_from_params(search_name: str, params: Mapping[str, str]) -> AlertSe
 
 def settings_from_savedsearch(search_name: str, stanza: Mapping[str, str]) -> AlertSettings:
     """Build settings from a savedsearches.conf stanza (its ``action.malicious_image_notable.param.*``)."""
-    params = {
-        key[len(PARAM_PREFIX) :]: value for key, value in stanza.items() if key.startswith(PARAM_PREFIX)
-    }
+    params = {key[len(PARAM_PREFIX) :]: value for key, value in stanza.items() if key.startswith(PARAM_PREFIX)}
     return settings_from_params(search_name, params)
 
 
@@ -282,9 +274,7 @@ def _event_id(settings: AlertSettings, sid: str, index: int, row: Row) -> str:
     return digest.hexdigest()[:32]
 
 
-def build_notable(
-    row: Row, settings: AlertSettings, *, time: float, sid: str = "", index: int = 0
-) -> Dict[str, Any]:
+def build_notable(row: Row, settings: AlertSettings, *, time: float, sid: str = "", index: int = 0) -> Dict[str, Any]:
     """Return the notable event of one result row.
 
     Severity is the row's ``severity`` when it is one ES knows (as ES does), else the rule's.
@@ -363,6 +353,26 @@ def build_risk_events(row: Row, settings: AlertSettings, *, time: float) -> List
             event.update(_copy_result_fields(row))
             events.append(event)
     return events
+
+
+def triggering_rows(
+    per_result: bool, result: Mapping[str, Any] | None, read_all: Callable[[], List[Dict[str, Any]]]
+) -> List[Dict[str, Any]]:
+    """The result rows one run of the action must write.
+
+    In per-result alerting (``alert.digest_mode = 0``, the throttled correlations: rendered with
+    ``param.per_result = 1``) splunkd runs the action once per result that is not throttled, with
+    that result in the payload's ``result``: writing the whole results file there would write every
+    row once per row, throttled rows included. Otherwise (digest mode) every row of the results file.
+    """
+    if per_result and isinstance(result, Mapping) and result:
+        row: Dict[str, Any] = {}
+        for key, value in result.items():
+            if str(key).startswith("__mv_"):
+                continue
+            row[str(key)] = [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value)
+        return [row]
+    return read_all()
 
 
 def build_events(
