@@ -71,7 +71,8 @@ def expected_views(sources: Path = SOURCES) -> Dict[Path, str]:
 
 def main(argv: List[str] | None = None) -> int:
     """Write (or with --check, compare) every view; print what changed."""
-    parser = argparse.ArgumentParser(prog="python3 -m devtools.dashboards", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python3 -m devtools.dashboards",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only report views that differ from their JSON")
     args = parser.parse_args(argv)
     expected = expected_views()
@@ -81,7 +82,6 @@ def main(argv: List[str] | None = None) -> int:
             write_atomic(path, expected[path])
         print(f"{'stale' if args.check else 'wrote'} {path.relative_to(ROOT)}")
     return 1 if args.check and stale else 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -101,7 +101,9 @@ def zone_rows(name: str) -> Iterator[list[str]]:
         start, end = bucket * BUCKET_SECONDS, (bucket + 1) * BUCKET_SECONDS
         changes = _transitions(zone, start, end)
         if len(changes) > MAX_TRANSITIONS:
-            raise TzTableError(f"{name}: {len(changes)} offset changes in bucket {bucket}; raise MAX_TRANSITIONS")
+            raise TzTableError(
+                f"{name}: {len(changes)} offset changes in bucket {bucket}; raise MAX_TRANSITIONS"
+            )
         row = [name, str(bucket), str(_offset(zone, start))]
         for index in range(MAX_TRANSITIONS):
             epoch, offset = changes[index] if index < len(changes) else (NO_TRANSITION, 0)

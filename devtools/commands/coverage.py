@@ -35,21 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="build.py coverage", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sync-output", required=True, type=Path, help="directory written by build.py sync")
     parser.add_argument("--out", required=True, type=Path, help="layer file to write (JSON)")
-    parser.add_argument(
-        "--savedsearches",
-        nargs="*",
-        default=[],
-        metavar="[APP=]CONF",
-        help="savedsearches.conf files, layered in the order given",
-    )
-    parser.add_argument(
-        "--fired",
-        nargs="*",
-        default=[],
-        type=Path,
-        metavar="JSONL",
-        help="risk or notable events (JSON lines) naming rules that fired",
-    )
+    parser.add_argument("--savedsearches", nargs="*", default=[], metavar="[APP=]CONF",
+                        help="savedsearches.conf files, layered in the order given")
+    parser.add_argument("--fired", nargs="*", default=[], type=Path, metavar="JSONL",
+                        help="risk or notable events (JSON lines) naming rules that fired")
     parser.add_argument("--platform", help="only detections of this platform (detections/<platform>/)")
     parser.add_argument("--status", choices=["production", "experimental", "deprecated"])
     parser.add_argument("--story", help="only detections of this analytic story")
@@ -73,8 +62,6 @@ def main(argv: List[str] | None = None) -> int:
         return 2
     write_atomic(args.out, json.dumps(layer, indent=1) + "\n")
     figures = summary(coverages)
-    print(
-        f"wrote {args.out}: {figures['enabled']} of {figures['total']} techniques covered by enabled "
-        f"detections, {figures['available']} by available content, {figures['fired']} fired"
-    )
+    print(f"wrote {args.out}: {figures['enabled']} of {figures['total']} techniques covered by enabled "
+          f"detections, {figures['available']} by available content, {figures['fired']} fired")
     return 0

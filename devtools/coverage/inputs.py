@@ -54,15 +54,13 @@ def read_techniques(sync_output: PathLike) -> List[Technique]:
     rank = {tactic: index for index, tactic in enumerate(read_tactics(sync_output))}
     unknown = len(rank)  # a tactic missing from the tactics table sorts last, as the sync does
     techniques = [
-        Technique(
-            str(row["technique_id"]),
-            str(row.get("technique_name", "")),
-            tuple(sorted(_values(row.get("tactics")), key=lambda t: rank.get(t, unknown))),
-        )
+        Technique(str(row["technique_id"]), str(row.get("technique_name", "")),
+                  tuple(sorted(_values(row.get("tactics")), key=lambda t: rank.get(t, unknown))))
         for row in _table(Path(sync_output), "techniques")
         if str(row.get("is_subtechnique", "0")) in ("0", "")
     ]
-    return sorted(techniques, key=lambda t: (rank.get(t.tactics[0], unknown) if t.tactics else unknown, t.technique_id))
+    return sorted(techniques, key=lambda t: (rank.get(t.tactics[0], unknown) if t.tactics else unknown,
+                                             t.technique_id))
 
 
 def read_detections(sync_output: PathLike) -> List[Detection]:

@@ -28,7 +28,8 @@ STATE_COLORS = {
 def _technique(coverage: TechniqueCoverage) -> Dict[str, Any]:
     state = coverage.state
     metadata: List[Dict[str, Any]] = []
-    for kind, names in (("fired", coverage.fired), ("enabled", coverage.enabled), ("available", coverage.available)):
+    for kind, names in (("fired", coverage.fired), ("enabled", coverage.enabled),
+                        ("available", coverage.available)):
         if names and metadata:
             metadata.append({"divider": True})
         metadata.extend({"name": kind, "value": name} for name in names)
@@ -36,7 +37,7 @@ def _technique(coverage: TechniqueCoverage) -> Dict[str, Any]:
         "techniqueID": coverage.technique.technique_id,
         "score": int(state),
         "comment": f"{state.label}: {len(coverage.enabled)} enabled, {len(coverage.available)} available"
-        + (f", {len(coverage.fired)} fired" if coverage.fired else ""),
+                   + (f", {len(coverage.fired)} fired" if coverage.fired else ""),
         "enabled": True,
         "showSubtechniques": False,
     }
@@ -76,8 +77,8 @@ def build_layer(
         "versions": {"navigator": NAVIGATOR_VERSION, "layer": LAYER_FORMAT},
         "domain": "enterprise-attack",
         "description": "Coverage state per technique (sub-techniques rolled up): score 3 = a rule fired "
-        "recently, 2 = an enabled scheduled search covers it, 1 = synced content covers "
-        "it but nothing is enabled, 0 = no detection.",
+                       "recently, 2 = an enabled scheduled search covers it, 1 = synced content covers "
+                       "it but nothing is enabled, 0 = no detection.",
         "sorting": 3,
         "layout": {"layout": "side", "showID": True, "showName": True, "expandedSubtechniques": "none"},
         "hideDisabled": False,

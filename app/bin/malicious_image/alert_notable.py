@@ -63,10 +63,14 @@ def read_payload(stream: IO[str]) -> Dict[str, Any]:
     try:
         payload = json.load(stream)
     except json.JSONDecodeError as exc:
-        raise AlertActionError(f"the payload on stdin is not JSON ({exc.msg}); is payload_format = json set?") from exc
+        raise AlertActionError(
+            f"the payload on stdin is not JSON ({exc.msg}); is payload_format = json set?"
+        ) from exc
     if not isinstance(payload, dict):
         raise AlertActionError("the payload on stdin must be a JSON object")
-    missing = [key for key in ("search_name", "server_uri", "session_key", "results_file") if not payload.get(key)]
+    missing = [
+        key for key in ("search_name", "server_uri", "session_key", "results_file") if not payload.get(key)
+    ]
     if missing:
         raise AlertActionError(f"the payload lacks {', '.join(missing)}")
     return payload
@@ -153,9 +157,13 @@ class Splunkd:
             return False
         if status == 200:
             return True
-        raise AlertActionError(f"splunkd answered {status} when asked whether {ES_APP} is installed", exit_code=3)
+        raise AlertActionError(
+            f"splunkd answered {status} when asked whether {ES_APP} is installed", exit_code=3
+        )
 
-    def send_event(self, event: Mapping[str, Any], *, index: str, sourcetype: str, source: str, host: str) -> None:
+    def send_event(
+        self, event: Mapping[str, Any], *, index: str, sourcetype: str, source: str, host: str
+    ) -> None:
         """POST one event (JSON) to ``receivers/simple``."""
         query = {"index": index, "sourcetype": sourcetype, "source": source}
         if host:
@@ -221,14 +229,18 @@ def run(payload: Mapping[str, Any], *, now: float | None = None) -> Dict[str, in
             event, index=notable_index, sourcetype=NOTABLE_SOURCETYPE, source=settings.search_name, host=host
         )
     for event in risks:
-        splunkd.send_event(event, index=risk_index, sourcetype=RISK_SOURCETYPE, source=settings.search_name, host=host)
+        splunkd.send_event(
+            event, index=risk_index, sourcetype=RISK_SOURCETYPE, source=settings.search_name, host=host
+        )
     return {"notables": len(notables), "risk_events": len(risks), "mode_es": 0}
 
 
 def main(argv: Sequence[str], stdin: IO[str] = sys.stdin, stderr: IO[str] = sys.stderr) -> int:
     """Entry point of ``bin/malicious_image_notable.py``; return the exit code."""
     if len(argv) < 2 or argv[1] != "--execute":
-        print("malicious_image_notable: run by splunkd with --execute and a JSON payload on stdin", file=stderr)
+        print(
+            "malicious_image_notable: run by splunkd with --execute and a JSON payload on stdin", file=stderr
+        )
         return 2
     try:
         payload = read_payload(stdin)
@@ -242,7 +254,8 @@ def main(argv: Sequence[str], stdin: IO[str] = sys.stdin, stderr: IO[str] = sys.
     name = payload.get("search_name", "")
     if counts.get("mode_es"):
         print(
-            f"INFO malicious_image_notable: search={name!r} mode=es, Enterprise Security writes notables and risk",
+            f"INFO malicious_image_notable: search={name!r} mode=es, Enterprise Security writes notables and "
+            "risk",
             file=stderr,
         )
     else:
