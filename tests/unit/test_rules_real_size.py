@@ -94,3 +94,16 @@ def test_the_scanning_macro_cuts_rows_before_mvexpand():
     definition = fresh_app().macros["malicious_image_aws_ecr_scan_findings"].definition
     before = definition[: definition.index("mvexpand")]
     assert "fields - _raw" in before and "| fields _time user" in before
+
+
+def test_the_large_sample_replays_with_every_rule_firing():
+    """samples/cloudtrail_ecr_large.json (keys in CloudTrail's order): all 1,000 findings, the
+    multi-arch push's tag, both correlations."""
+    from devtools import replay
+
+    outcome = replay.replay_file(large.LARGE_SAMPLE, now=large.LARGE_NOW)
+    rows = {result.stanza: result.rows for result in outcome.results}
+    assert sum(len(rows[name]) for name in SCANNING) == 1000
+    assert {row["user"] for name in SCANNING for row in rows[name]} == {"ci-scanner"}
+    assert [(row["user"], row["imageTag"]) for row in rows[UNKNOWN]] == [("night-owl", "v3.0.0-rc1")]
+    assert all(rows[name] for name in rows) and len(rows) == 7
