@@ -35,6 +35,9 @@ from typing import Any, Dict, List, Sequence, Union
 from devtools.cloudtrail import fields as ct_fields
 from devtools.conffile import read_conf
 from devtools.spl import LookupStore, Macro, SearchContext, macros_from_conf, run_search
+from devtools.spl.evalexpr import parse_expression
+from devtools.spl.evalnodes import Env
+from devtools.spl.jsonpath import flatten_text
 from devtools.spl.timefmt import get_zone, relative_time
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,9 +118,7 @@ class App:
         ``extra_lookup_dirs`` come first, so a test or an admin's copy of a lookup (allow-list,
         known pushers) shadows the shipped file of the same name.
         """
-        return LookupStore(
-            definitions=self.transforms, lookup_dirs=[*self.extra_lookup_dirs, self.lookup_dir]
-        )
+        return LookupStore(definitions=self.transforms, lookup_dirs=[*self.extra_lookup_dirs, self.lookup_dir])
 
     def set_macro(self, name: str, definition: str) -> None:
         """Override one macro, as an admin's local/macros.conf would."""
@@ -126,16 +127,12 @@ class App:
     def rules(self) -> List[str]:
         """Detection stanzas in file order, correlation rules last."""
         names = [n for n in self.savedsearches if n.endswith(RULE_SUFFIX)]
-        return [n for n in names if not self._is_correlation(n)] + [
-            n for n in names if self._is_correlation(n)
-        ]
+        return [n for n in names if not self._is_correlation(n)] + [n for n in names if self._is_correlation(n)]
 
     def baselines(self) -> List[str]:
         """Baseline (support) stanzas."""
         return [
-            n
-            for n, s in self.savedsearches.items()
-            if s.get("action.escu.search_type") == "support" and "search" in s
+            n for n, s in self.savedsearches.items() if s.get("action.escu.search_type") == "support" and "search" in s
         ]
 
     def _is_correlation(self, stanza: str) -> bool:
@@ -172,26 +169,58 @@ def _window(stanza: Dict[str, str], now: float, tz: str) -> tuple[float | None, 
     )
 
 
-def risk_events_as_splunk(risks: Sequence[Row], index: str = "risk") -> List[Row]:
-    """Risk events as the events a search of the risk index sees (strings, multivalue lists)."""
+def risk_events_as_splunk(
+    risks: Sequence[Row], index: str = "risk", sourcetype: str | None = None
+) -> List[Row]:
+    """Risk events (or notables, ``index="notable"``) as a search sees them, as the alert action
+    writes them: one JSON object per event, sourcetype ``malicious_image:risk`` (or ``:notable``),
+    read back with Splunk's search-time steps (automatic JSON extraction of the first 5000 bytes, arrays as ``field{}``,
+    then the calculated fields of ``app/default/props.conf`` that give them their flat names)."""
+    if sourcetype is None:
+        sourcetype = alerting.NOTABLE_SOURCETYPE if index == "notable" else alerting.RISK_SOURCETYPE
+    stanza = _props().get(sourcetype, {})
     events = []
     for risk in risks:
+        raw = json.dumps(risk, default=str)
         event: Row = {}
-        for key, value in risk.items():
-            if isinstance(value, (list, tuple)):
-                event[key] = [str(v) for v in value]
-            elif value is not None:
-                event[key] = str(value)
+        for name, values in flatten_text(raw, ct_fields.AUTO_EXTRACTION_CUTOFF).items():
+            event[name] = values[0] if len(values) == 1 else values
+        event = apply_calculated_fields(event, stanza)
         event.update(
             {
+                "_time": risk.get("_time"),
                 "index": index,
-                "sourcetype": "stash",
+                "sourcetype": sourcetype,
+                "source": str(risk.get("source", "")),
                 "host": "replay",
-                "_raw": json.dumps(risk, default=str, sort_keys=True),
+                "_raw": raw,
             }
         )
         events.append(event)
     return events
+
+
+def _props() -> Dict[str, Dict[str, str]]:
+    path = APP / "default" / "props.conf"
+    return read_conf(path) if path.exists() else {}
+
+
+def apply_calculated_fields(event: Row, stanza: Dict[str, str]) -> Row:
+    """Apply a props.conf stanza's ``EVAL-<field> = <expression>`` calculated fields to an event
+    (Knowledge Manager Manual, "About calculated fields": each expression sees the fields as
+    extracted, not the other calculated fields; a null result leaves the field absent)."""
+    extracted = dict(event)
+    out = dict(event)
+    for key, expression in stanza.items():
+        if not key.startswith("EVAL-"):
+            continue
+        name = key[len("EVAL-") :]
+        value = parse_expression(expression).eval(Env(extracted, None))
+        if value is None:
+            out.pop(name, None)
+        else:
+            out[name] = value if isinstance(value, list) else str(value)
+    return out
 
 
 class Replayer:

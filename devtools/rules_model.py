@@ -78,8 +78,9 @@ class Rule:
 
     @property
     def filter_macro(self) -> str:
-        """The ``<rule>_filter`` macro the search must end with."""
-        return self.path.stem + "_filter"
+        """The ``malicious_image_<rule>_filter`` macro the search must end with (app-unique: ESCU
+        exports ``<rule>_filter`` system-wide for its own copies of the upstream rules)."""
+        return "malicious_image_" + self.path.stem + "_filter"
 
     @property
     def one_line_search(self) -> str:
@@ -161,9 +162,7 @@ def risk_entries(observables: list[dict[str, Any]], risk_score: int) -> list[dic
         if "Victim" in roles and kind in _USER_TYPES:
             entries.append({"risk_object_field": name, "risk_object_type": "user", "risk_score": risk_score})
         elif "Victim" in roles and kind in _SYSTEM_TYPES:
-            entries.append(
-                {"risk_object_field": name, "risk_object_type": "system", "risk_score": risk_score}
-            )
+            entries.append({"risk_object_field": name, "risk_object_type": "system", "risk_score": risk_score})
         elif "Attacker" in roles:
             entries.append({"threat_object_field": name, "threat_object_type": _THREAT_TYPES.get(kind, kind)})
         else:
@@ -223,9 +222,7 @@ def _rule_from(path: Path, data: dict[str, Any]) -> Rule:
         if not any("risk_object_field" in e for e in rule.risk) or not any(
             "threat_object_field" in e for e in rule.risk
         ):
-            raise RuleFileError(
-                f"{path}: observables must give at least one risk object and one threat object"
-            )
+            raise RuleFileError(f"{path}: observables must give at least one risk object and one threat object")
     return rule
 
 
@@ -287,9 +284,7 @@ def reader_view(rule: Rule) -> dict[str, Any]:
         "analytic_story": tuple(rule.analytic_story),
         "risk_message": rule.message,
         "risk_objects": sorted(
-            (e["risk_object_field"], e["risk_object_type"], e["risk_score"])
-            for e in objects
-            if "risk_score" in e
+            (e["risk_object_field"], e["risk_object_type"], e["risk_score"]) for e in objects if "risk_score" in e
         ),
         "threat_objects": sorted(
             (e["threat_object_field"], e["threat_object_type"]) for e in objects if "threat_object_field" in e

@@ -15,13 +15,14 @@ auto KV extraction, then field aliases, then calculated fields):
 2. **KV_MODE = json** auto-extraction (props.conf of the TA): every leaf, named by its key path
    joined with ``.``, arrays adding ``{}`` and giving multivalue fields
    (``responseElements.imageScanFindings.findings{}.severity``), booleans ``true``/``false``,
-   JSON null ``null`` (see devtools.spl.jsonpath). Caps: auto KV stops at limits.conf
-   ``[kv] maxchars`` (10240 characters) for KV_MODE=auto, and the ``spath`` command's extract-all
-   mode at ``[spath] extraction_cutoff`` (5000). The field list security_content recorded for its
-   50 KB DescribeImageScanFindings sample (data_sources/aws_cloudtrail_describeimagescanfindings.yml)
-   includes keys written at the very end of that event (``findingSeverityCounts.UNDEFINED``,
-   ``eventCategory``), so JSON auto-extraction is not cut at 10240 characters there; we extract
-   every leaf by default and offer ``max_chars`` to emulate a cap.
+   JSON null ``null`` (see devtools.spl.jsonpath). Cap: like the ``spath`` command's extract-all
+   mode, automatic JSON extraction reads only the first ``[spath] extraction_cutoff`` bytes
+   (limits.conf, default 5000; REFERENCE.md section 8): a leaf that ends later is not extracted.
+   CloudTrail writes ``recipientAccountId`` after ``responseElements``, and PutImage's
+   ``imageTag`` after the escaped manifest, so a search must read such fields with ``spath
+   path=...`` (which reads the whole event) or ``rex`` on ``_raw``. ``max_chars=None`` extracts
+   every leaf (what an earlier version of this module did, following security_content's field
+   list for its 50 KB sample; the strict cut is what a search must survive).
 3. **Splunk Add-on for AWS 7.7.1** (the version security_content names in ``supported_TA`` of
    both data sources) field aliases and calculated fields for ``aws:cloudtrail``, as summarised
    in the project's REFERENCE.md section 4 for the 7.x line. The TA's props.conf is not public
@@ -148,21 +149,24 @@ def ta_fields(fields: Dict[str, Any]) -> Dict[str, str]:
     return {k: v for k, v in derived.items() if v is not None}
 
 
+AUTO_EXTRACTION_CUTOFF = 5000  # limits.conf [spath] extraction_cutoff, bytes (CloudTrail JSON is ASCII)
+
+
 def to_splunk_event(
     record: Dict[str, Any],
     *,
     index: str = "main",
     source: str = DEFAULT_SOURCE,
     host: str = DEFAULT_HOST,
-    max_chars: int | None = None,
+    max_chars: int | None = AUTO_EXTRACTION_CUTOFF,
 ) -> Dict[str, Any]:
     """One CloudTrail record as a Splunk event with its search-time fields.
 
     Arguments:
         record: one CloudTrail record (a dict parsed from JSON).
         index, source, host: Splunk's default fields for the event.
-        max_chars: emulate an auto-extraction cap (leaves ending after this many characters of
-            ``_raw`` are not extracted); None extracts every leaf (see the module docstring).
+        max_chars: the auto-extraction cutoff (leaves ending after this many characters of
+            ``_raw`` are not extracted): 5000 as Splunk; None extracts every leaf.
 
     Raises:
         CloudTrailRecordError: the record is not an object or has no valid ``eventTime``.

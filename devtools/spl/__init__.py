@@ -6,7 +6,7 @@ subset and the Splunk documentation each rule follows.
 
 from __future__ import annotations
 
-from .context import RestProvider, SearchContext
+from .context import RestProvider, SearchContext, SearchLimits
 from .engine import run_search
 from .errors import LookupError_, MacroError, SPLError, SPLRuntimeError, SPLSyntaxError, UnsupportedSPL
 from .lookups import LookupStore
@@ -22,6 +22,7 @@ __all__ = [
     "SPLRuntimeError",
     "SPLSyntaxError",
     "SearchContext",
+    "SearchLimits",
     "UnsupportedSPL",
     "macros_from_conf",
     "run_search",

@@ -7,9 +7,10 @@ events newest first (by ``_time``), restricted to the context's time range and d
 
 from __future__ import annotations
 
+import time
 from typing import Iterable, List
 
-from .commands import load_all
+from .commands import COMMANDS
 from .context import SearchContext
 from .errors import SPLSyntaxError, UnsupportedSPL
 from .lexer import split_pipeline
@@ -26,14 +27,21 @@ class Runner:
         self.events = events
         self.context = context
         self.depth = depth
-        self.commands = load_all()
+        self.commands = COMMANDS
         self.first_search: object | None = None
 
-    def run(self, text: str, base: int = 0, rows: List[Row] | None = None) -> List[Row]:
-        """Run a pipeline (already macro-expanded). With ``rows``, the pipeline continues from them."""
+    def run(self, text: str, base: int = 0, rows: List[Row] | None = None, deadline: float | None = None) -> List[Row]:
+        """Run a pipeline (already macro-expanded). With ``rows``, the pipeline continues from them.
+
+        With ``deadline`` (a ``time.monotonic()`` value), the pipeline is finalized when it passes:
+        the remaining commands are not run and the rows so far are the result, as Splunk finalizes
+        a subsearch at ``[subsearch] maxtime``.
+        """
         stages = split_pipeline(text, base, implied_search=rows is None)
         current: List[Row] | None = rows
         for stage in stages:
+            if deadline is not None and current is not None and time.monotonic() > deadline:
+                break
             spec = self.commands.get(stage.name)
             if spec is None:
                 raise UnsupportedSPL(f"command '{stage.name}' is not supported", stage.position)
@@ -63,11 +71,17 @@ class Runner:
         return selected
 
     def subsearch(self, text: str, position: int) -> List[Row]:
-        """Run the text of a ``[ ... ]`` subsearch over the same events and context."""
+        """Run the text of a ``[ ... ]`` subsearch over the same events and context.
+
+        Like Splunk, a subsearch that runs longer than ``limits.subsearch_maxtime`` is finalized
+        with the rows it has, silently (Search Manual, "About subsearches"); callers cut the
+        rows to their own ``maxout``.
+        """
         if self.depth >= MAX_SUBSEARCH_DEPTH:
             raise SPLSyntaxError("subsearches nested too deeply", position)
         child = Runner(self.events, self.context, self.depth + 1)
-        return child.run(text.strip(), position)
+        deadline = time.monotonic() + self.context.limits.subsearch_maxtime
+        return child.run(text.strip(), position, deadline=deadline)
 
 
 def copy_row(row: Row) -> Row:

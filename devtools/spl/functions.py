@@ -18,7 +18,7 @@ from typing import Any, Callable, List
 from urllib.parse import unquote_plus
 
 from .errors import SPLRuntimeError, UnsupportedSPL
-from .evalexpr import Env, Expr, FieldRef, compare, like, multivalue, str_value, truth_value
+from .evalnodes import Env, Expr, FieldRef, compare, like, multivalue, str_value, truth_value
 from .regex import compile_pcre
 from .timefmt import get_zone, relative_time, strftime, strptime
 from .values import first, format_number, parse_number

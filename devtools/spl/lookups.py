@@ -42,6 +42,7 @@ class LookupStore:
     kvstore_dir: Union[str, Path] | None = None
     write_dir: Union[str, Path] | None = None
     written: Dict[str, List[Row]] = field(default_factory=dict)
+    _indexes: Dict[tuple, tuple] = field(default_factory=dict, repr=False, compare=False)
 
     def definition(self, name: str) -> Mapping[str, str]:
         """The transforms.conf stanza of a lookup (a bare CSV file name gets a synthetic one)."""
@@ -67,6 +68,23 @@ class LookupStore:
             keep = [f.strip() for f in fields_list.split(",") if f.strip()]
             rows = [{k: v for k, v in row.items() if k in keep} for row in rows]
         return rows
+
+    def index(self, name: str, fields: Sequence[str]) -> tuple:
+        """``(rows by match key, columns)`` of a lookup for ``| lookup`` on ``fields``; kept until
+        the lookup is written (a scheduled replay runs the same lookup hundreds of times)."""
+        stanza = self.definition(name)
+        version: object = id(self.written[name]) if name in self.written else _file_version(self._path(name, stanza))
+        key = (name, tuple(fields), version)
+        if key not in self._indexes:
+            table = self.read(name)
+            by_key: Dict[tuple, List[Row]] = {}
+            columns: Dict[str, None] = {}
+            for entry in table:
+                by_key.setdefault(tuple(tuple(values_of(entry.get(f))) for f in fields), []).append(entry)
+                for column in entry:
+                    columns.setdefault(column, None)
+            self._indexes[key] = (by_key, list(columns))
+        return self._indexes[key]
 
     def write(self, name: str, rows: Sequence[Row], *, append: bool = False) -> None:
         """Replace (or append to) a lookup's rows, as ``| outputlookup`` does."""
@@ -104,9 +122,26 @@ class LookupStore:
         )
 
 
+def _file_version(path: Path) -> tuple:
+    stat = path.stat()
+    return (str(path), stat.st_mtime_ns, stat.st_size)
+
+
+_CSV_CACHE: Dict[tuple, List[Row]] = {}
+
+
 def read_csv(path: Union[str, Path]) -> List[Row]:
-    """Read a lookup CSV: empty cells are absent fields, newline-joined cells are multivalue."""
-    text = Path(path).read_text(encoding="utf-8-sig")
+    """Read a lookup CSV: empty cells are absent fields, newline-joined cells are multivalue.
+
+    Parsed files are cached by path, modification time and size; callers get fresh row copies."""
+    key = _file_version(Path(path))
+    if key not in _CSV_CACHE:
+        _CSV_CACHE[key] = _parse_csv(Path(path))
+    return [{k: list(v) if isinstance(v, list) else v for k, v in row.items()} for row in _CSV_CACHE[key]]
+
+
+def _parse_csv(path: Path) -> List[Row]:
+    text = path.read_text(encoding="utf-8-sig")
     rows: List[Row] = []
     for record in csv.DictReader(io.StringIO(text)):
         row: Row = {}

@@ -172,7 +172,7 @@ def test_rule_drilldown_shows_its_notables_and_its_search(results):
     assert {r["kind"] for r in results["ds_rule_notables"]} == {"risk"}  # Unknown User is an Anomaly rule
     search = results["ds_rule_search"][0]
     assert search["title"] == "Malicious Image - AWS ECR Container Upload Unknown User - Rule"
-    assert "aws_ecr_unknown_pusher" in search["search"]
+    assert "malicious_image_aws_ecr_unknown_pusher" in search["search"]
 
 
 def test_run_data_source_is_the_chain_of_base_and_post_process(definition, site):

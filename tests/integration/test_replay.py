@@ -78,10 +78,10 @@ def test_risk_events_feed_the_correlations(outcome):
     assert per_rule[LOW] == [("payments/api", "other", 5)] * 3 + [("web/frontend", "other", 5)]
     assert per_rule[HOURS] == [("alice", "user", 49), ("contractor-role", "user", 49), ("eve", "user", 49)]
     assert per_rule[UNKNOWN] == [("contractor-role", "user", 49), ("eve", "user", 49)]
-    repo_scores = {r["repository"]: r["risk_score"] for r in results[BY_REPO].rows}
+    repo_scores = {r["repository"]: r["total_risk_score"] for r in results[BY_REPO].rows}
     # payments/api: 2x70 + 21 + 3x5 + 49 (alice, hours) + 49 + 49 (contractor) = 323; web/frontend 75 < 80
     assert repo_scores == {"payments/api": "323", "tools/miner": "98"}
-    assert {r["user"]: r["risk_score"] for r in results[BY_USER].rows} == {
+    assert {r["user"]: r["total_risk_score"] for r in results[BY_USER].rows} == {
         "contractor-role": "98",
         "eve": "98",
     }

@@ -24,7 +24,12 @@ def put_image():
 
 @pytest.fixture(scope="module")
 def scan_findings():
-    return to_splunk_event(example_record("aws_cloudtrail_describeimagescanfindings"))
+    return to_splunk_event(example_record("aws_cloudtrail_describeimagescanfindings"), max_chars=None)
+
+
+@pytest.fixture(scope="module")
+def put_image_uncut():
+    return to_splunk_event(example_record("aws_cloudtrail_putimage"), max_chars=None)
 
 
 def test_ta_version_is_the_one_security_content_names():
@@ -63,7 +68,8 @@ def test_default_fields_of_the_real_putimage_event(put_image):
     assert json.loads(put_image["_raw"])["eventName"] == "PutImage"
 
 
-def test_json_fields_of_the_real_putimage_event(put_image):
+def test_json_fields_of_the_real_putimage_event(put_image_uncut):
+    put_image = put_image_uncut
     assert put_image["eventSource"] == "ecr.amazonaws.com"
     assert put_image["requestParameters.repositoryName"] == "devsecops/cat_dog_server"
     assert put_image["requestParameters.imageTag"] == "latest"
@@ -243,3 +249,14 @@ def test_read_records_names_the_bad_line(tmp_path):
     bad.write_text(json.dumps(record()) + "\nnot json\n")
     with pytest.raises(CloudTrailRecordError, match=r"bad.jsonl:2"):
         read_records(bad)
+
+
+def test_auto_extraction_stops_at_5000_bytes_on_the_real_events(put_image):
+    """limits.conf [spath] extraction_cutoff: fields written after byte 5000 are not extracted."""
+    raw = put_image["_raw"]
+    assert len(raw) > 5000 and raw.index('"readOnly"') > 5000
+    assert "readOnly" not in put_image and "recipientAccountId" not in put_image
+    assert put_image["requestParameters.repositoryName"] == "devsecops/cat_dog_server"  # early: kept
+    scan = to_splunk_event(example_record("aws_cloudtrail_describeimagescanfindings"))
+    assert "recipientAccountId" not in scan and "aws_account_id" not in scan
+    assert len(scan.get("responseElements.imageScanFindings.findings{}.severity", [])) < 104

@@ -18,7 +18,9 @@ def push(when, *, who=None, **kwargs):
 
 def settings(tz="UTC", start="08:00", end="20:00", days="monday,tuesday,wednesday,thursday,friday"):
     return fresh_app(
-        aws_ecr_business_hours=f'eval bh_tz="{tz}", bh_start="{start}", bh_end="{end}", bh_days="{days}"'
+        malicious_image_aws_ecr_business_hours=(
+            f'eval bh_tz="{tz}", bh_start="{start}", bh_end="{end}", bh_days="{days}"'
+        )
     )
 
 
@@ -89,9 +91,7 @@ def test_weekday_is_the_local_weekday():
 
 
 def test_half_hour_zone_and_custom_days_and_hours():
-    app = settings(
-        tz="Asia/Kolkata", start="09:30", end="18:00", days="sunday, monday,tuesday,wednesday,thursday"
-    )
+    app = settings(tz="Asia/Kolkata", start="09:30", end="18:00", days="sunday, monday,tuesday,wednesday,thursday")
     assert fired("2026-11-22T04:00:00", app=app) is False  # Sunday 09:30 IST, a working day there
     assert fired("2026-11-22T03:59:59", app=app) is True  # Sunday 09:29:59 IST
     assert fired("2026-11-20T06:00:00", app=app) is True  # Friday 11:30 IST, not a working day

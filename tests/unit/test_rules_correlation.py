@@ -40,7 +40,7 @@ def test_by_user_sums_the_risk_attributed_to_users():
     assert correlate(BY_USER, events).rows == [
         {
             "user": "eve",
-            "risk_score": "98",
+            "total_risk_score": "98",
             "repository": "tools/miner",
             "signals": [HOURS, UNKNOWN],
         }
@@ -74,7 +74,7 @@ def test_by_repository_sums_all_five_rules_and_reads_image_of_unknown_user():
     assert rows == [
         {
             "repository": "payments/api",
-            "risk_score": "119",
+            "total_risk_score": "119",
             "signals": [HIGH, UNKNOWN],
             "user": ["contractor-role", "security-audit"],
         }
@@ -94,15 +94,22 @@ def test_sorted_by_risk_score_descending():
         risk(HIGH, "b", 70, kind="other", repository="b"),
         risk(HIGH, "b", 70, kind="other", repository="b"),
     ]
-    assert [(r["repository"], r["risk_score"]) for r in correlate(BY_REPO, events).rows] == [
+    assert [(r["repository"], r["total_risk_score"]) for r in correlate(BY_REPO, events).rows] == [
         ("b", "210"),
         ("a", "140"),
     ]
 
 
-def test_window_only_sees_the_last_hour_of_risk():
+def test_window_only_sees_the_last_three_hours_of_risk():
+    """-190m@m to -10m@m: wide enough that the two risk events of one push (up to an hour apart
+    whatever the rules' skews) meet in one run; older risk is out of the window."""
     old = [
-        risk(HOURS, "eve", 49, user="eve", when=NOW - 7200),
-        risk(UNKNOWN, "eve", 49, user="eve", when=NOW - 7200),
+        risk(HOURS, "eve", 49, user="eve", when=NOW - 4 * 3600),
+        risk(UNKNOWN, "eve", 49, user="eve", when=NOW - 4 * 3600),
     ]
     assert correlate(BY_USER, old).rows == []
+    apart = [
+        risk(HOURS, "eve", 49, user="eve", when=NOW - 2 * 3600),
+        risk(UNKNOWN, "eve", 49, user="eve", when=NOW - 3600 - 900),
+    ]
+    assert [r["total_risk_score"] for r in correlate(BY_USER, apart).rows] == ["98"]

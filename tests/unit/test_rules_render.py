@@ -67,7 +67,8 @@ def test_scanning_rule_ids_match_the_2024_snapshot(name):
 def test_every_rule_has_escu_keys_risk_and_schedule(stanza):
     conf = RULES[stanza]
     assert conf["cron_schedule"] == "0 * * * *"
-    assert (conf["dispatch.earliest_time"], conf["dispatch.latest_time"]) == ("-70m@m", "-10m@m")
+    window = ("-190m@m", "-10m@m") if "Correlation" in stanza else ("-70m@m", "-10m@m")
+    assert (conf["dispatch.earliest_time"], conf["dispatch.latest_time"]) == window
     assert conf["disabled"] == "1" and conf["enableSched"] == "1" and conf["realtime_schedule"] == "0"
     assert conf["action.correlationsearch.label"] == stanza
     annotations = json.loads(conf["action.correlationsearch.annotations"])
@@ -144,7 +145,7 @@ def test_a_rule_without_its_filter_macro_is_rejected(tmp_path):
     for sub in ("detections", "baselines"):
         (tmp_path / sub).mkdir()
     source = next((rules_model.RULES_DIR / "detections").glob("aws_ecr_container_upload_unknown_user.yml"))
-    text = source.read_text().replace("| `aws_ecr_container_upload_unknown_user_filter`", "")
+    text = source.read_text().replace("| `malicious_image_aws_ecr_container_upload_unknown_user_filter`", "")
     (tmp_path / "detections" / source.name).write_text(text)
     with pytest.raises(rules_model.RuleFileError, match="_filter"):
         rules_model.load_rules(tmp_path)

@@ -114,7 +114,7 @@ def test_window_is_a_setting(tmp_path):
         [{"user": "alice", "firstTime": stale[0], "lastTime": stale[1]}],
         ["user", "firstTime", "lastTime"],
     )
-    app = fresh_app(aws_ecr_known_pushers_window='"-60d@d"')
+    app = fresh_app(malicious_image_aws_ecr_known_pushers_window='"-60d@d"')
     assert run_rule(UNKNOWN, [push()], lookup_dir=tmp_path, app=app).rows == []
 
 

@@ -40,8 +40,8 @@ from malicious_image import alerting
 
 MODES = ("auto", "standalone", "es")
 ES_APP = "SplunkEnterpriseSecuritySuite"
-NOTABLE_SOURCETYPE = "malicious_image:notable"
-RISK_SOURCETYPE = "malicious_image:risk"
+NOTABLE_SOURCETYPE = alerting.NOTABLE_SOURCETYPE
+RISK_SOURCETYPE = alerting.RISK_SOURCETYPE
 TIMEOUT_SECONDS = 30
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -178,6 +178,24 @@ class Splunkd:
             )
 
 
+APP_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def app_macro_index(macro: str, app_dir: str = APP_DIR) -> str:
+    """The index named by one of the app's index macros (local/ over default/ macros.conf): the
+    one setting the rules, the correlations, the dashboard and this action follow."""
+    texts = []
+    for layer in ("local", "default"):
+        path = os.path.join(app_dir, layer, "macros.conf")
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as handle:
+                texts.append(handle.read())
+    definition = alerting.macro_definition(texts, macro)
+    if definition is None:
+        raise alerting.AlertSettingsError(f"macro {macro} is not defined in {app_dir}/default/macros.conf")
+    return alerting.index_from_macro(definition, macro)
+
+
 def resolve_mode(config: Mapping[str, str], splunkd: Splunkd) -> str:
     """Return ``standalone`` or ``es`` from ``param.mode`` (``auto`` asks splunkd)."""
     mode = (config.get("mode") or "auto").strip().lower()
@@ -196,13 +214,16 @@ def run(payload: Mapping[str, Any], *, now: float | None = None) -> Dict[str, in
     mode = resolve_mode(config, splunkd)
     if mode == "es":
         return {"notables": 0, "risk_events": 0, "mode_es": 1}
-    rows = read_results(str(payload["results_file"]))
+    per_result = str(config.get("per_result", "0")).strip().lower() in ("1", "true")
+    rows = alerting.triggering_rows(
+        per_result, payload.get("result"), lambda: read_results(str(payload["results_file"]))
+    )
     notables, risks = alerting.build_events(
         rows, settings, time=now if now is not None else time.time(), sid=str(payload.get("sid") or "")
     )
     host = str(payload.get("server_host") or "")
-    notable_index = config.get("notable_index") or "main"
-    risk_index = config.get("risk_index") or "main"
+    notable_index = config.get("notable_index") or app_macro_index(alerting.NOTABLE_INDEX_MACRO)
+    risk_index = config.get("risk_index") or app_macro_index(alerting.RISK_INDEX_MACRO)
     for event in notables:
         splunkd.send_event(
             event, index=notable_index, sourcetype=NOTABLE_SOURCETYPE, source=settings.search_name, host=host

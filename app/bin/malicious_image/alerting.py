@@ -20,14 +20,37 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple, Union
 
 FieldValue = Union[str, List[str]]
 Row = Mapping[str, FieldValue]
 ACTION_NAME = "malicious_image_notable"
 PARAM_PREFIX = f"action.{ACTION_NAME}.param."
 ES_SEVERITIES = ("informational", "low", "medium", "high", "critical", "unknown")
-_TOKEN = re.compile(r"\$([A-Za-z0-9_.:{}\-]+)\$")
+_TOKEN = re.compile(r"\$([A-Za-z0-9_.:{}\-]+)(\|s)?\$")
+_INDEX_TERM = re.compile(r"(?<![\w.])index\s*=\s*(\"[^\"]*\"|[^\s()\"]+)", re.IGNORECASE)
+NOTABLE_SOURCETYPE = "malicious_image:notable"
+RISK_SOURCETYPE = "malicious_image:risk"
+NOTABLE_INDEX_MACRO = "malicious_image_notable_index"
+RISK_INDEX_MACRO = "malicious_image_risk_index"
+# Fields the action writes as JSON arrays when multivalue: Splunk extracts them as ``<name>{}``;
+# props.conf [malicious_image:notable] and [malicious_image:risk] turn them back into ``<name>``
+# (EVAL-<name> = coalesce('<name>{}', '<name>')), so they read as ES's do. Keep the two in step
+# (tests/unit/test_alert_content.py checks it).
+MULTIVALUE_FIELDS = (
+    "threat_object",
+    "threat_object_type",
+    "annotations.mitre_attack",
+    "annotations.analytic_story",
+    "user",
+    "src_ip",
+    "repository",
+    "imageTag",
+    "imageDigest",
+    "signals",
+    "finding_severity",
+    "finding_source",
+)
 _RESERVED = frozenset(
     {
         "_time",
@@ -121,17 +144,11 @@ def parse_risk(text: str) -> Tuple[RiskEntry, ...]:
             try:
                 score = int(item.get("risk_score", 0))
             except (TypeError, ValueError) as exc:
-                raise AlertSettingsError(
-                    f"param.risk: risk_score {item.get('risk_score')!r} is not a number"
-                ) from exc
-            entries.append(
-                RiskEntry(str(item["risk_object_field"]), str(item.get("risk_object_type", "other")), score)
-            )
+                raise AlertSettingsError(f"param.risk: risk_score {item.get('risk_score')!r} is not a number") from exc
+            entries.append(RiskEntry(str(item["risk_object_field"]), str(item.get("risk_object_type", "other")), score))
         elif "threat_object_field" in item:
             entries.append(
-                RiskEntry(
-                    str(item["threat_object_field"]), str(item.get("threat_object_type", "other")), None
-                )
+                RiskEntry(str(item["threat_object_field"]), str(item.get("threat_object_type", "other")), None)
             )
         else:
             raise AlertSettingsError("param.risk elements need risk_object_field or threat_object_field")
@@ -175,9 +192,7 @@ def settings_from_params(search_name: str, params: Mapping[str, str]) -> AlertSe
 
 def settings_from_savedsearch(search_name: str, stanza: Mapping[str, str]) -> AlertSettings:
     """Build settings from a savedsearches.conf stanza (its ``action.malicious_image_notable.param.*``)."""
-    params = {
-        key[len(PARAM_PREFIX) :]: value for key, value in stanza.items() if key.startswith(PARAM_PREFIX)
-    }
+    params = {key[len(PARAM_PREFIX) :]: value for key, value in stanza.items() if key.startswith(PARAM_PREFIX)}
     return settings_from_params(search_name, params)
 
 
@@ -190,17 +205,66 @@ def values_of(row: Row, field: str) -> List[str]:
     return [str(item) for item in items if str(item) != ""]
 
 
+def quote_spl(text: str) -> str:
+    """``text`` as an SPL quoted string (the ``|s`` token filter): backslashes and quotes escaped."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def substitute_tokens(template: str, row: Row) -> str:
-    """Replace ``$field$`` with the row's value (multivalues joined by ", ", missing fields by "")."""
-    return _TOKEN.sub(lambda m: ", ".join(values_of(row, m.group(1))), template)
+    """Replace ``$field$`` with the row's value (multivalues joined by ", ", missing fields by "");
+    ``$field|s$`` gives the value as a quoted SPL string, safe in a drilldown search."""
+
+    def value(match: re.Match[str]) -> str:
+        text = ", ".join(values_of(row, match.group(1)))
+        return quote_spl(text) if match.group(2) else text
+
+    return _TOKEN.sub(value, template)
 
 
 def _copy_result_fields(row: Row) -> Dict[str, Any]:
+    """The result's fields, shortest values first: Splunk's automatic JSON extraction reads only
+    the first 5000 bytes of an event (limits.conf [spath] extraction_cutoff), so the short
+    identifying fields (user, repository, ...) must not come after a long finding text."""
     copied: Dict[str, Any] = {}
     for key, value in row.items():
         name = f"orig_{key}" if key in _RESERVED else key
         copied[name] = list(value) if isinstance(value, (list, tuple)) else value
-    return copied
+    order = sorted(copied, key=lambda k: len(json.dumps(copied[k], default=str)))
+    return {key: copied[key] for key in order}
+
+
+def index_from_macro(definition: str, macro: str = "") -> str:
+    """The index an index macro names (``index=risk``, ``index="main" sourcetype=x``).
+
+    The alert action writes where the dashboard and the correlations read: one setting.
+
+    Raises:
+        AlertSettingsError: the definition names no index or more than one.
+    """
+    found = [m.group(1).strip('"') for m in _INDEX_TERM.finditer(definition or "")]
+    if len(found) != 1 or not found[0] or "*" in found[0]:
+        raise AlertSettingsError(
+            f"macro {macro or 'definition'} must name exactly one index (index=<name>) for the alert action "
+            f"to write to, not {definition!r}; or set the action's notable_index / risk_index"
+        )
+    return found[0]
+
+
+def macro_definition(conf_texts: Sequence[str], macro: str) -> str | None:
+    """The ``definition`` of ``[macro]`` in macros.conf texts, the first text winning (local before
+    default, as Splunk layers an app's conf files); lines ending in ``\\`` continue."""
+    for text in conf_texts:
+        stanza = None
+        lines = text.replace("\\\n", " ").splitlines()
+        for line in lines:
+            stripped = line.strip()
+            if stripped.startswith("[") and stripped.endswith("]"):
+                stanza = stripped[1:-1].strip()
+            elif stanza == macro and "=" in stripped and not stripped.startswith("#"):
+                key, _, value = stripped.partition("=")
+                if key.strip() == "definition":
+                    return value.strip()
+    return None
 
 
 def _event_id(settings: AlertSettings, sid: str, index: int, row: Row) -> str:
@@ -210,9 +274,7 @@ def _event_id(settings: AlertSettings, sid: str, index: int, row: Row) -> str:
     return digest.hexdigest()[:32]
 
 
-def build_notable(
-    row: Row, settings: AlertSettings, *, time: float, sid: str = "", index: int = 0
-) -> Dict[str, Any]:
+def build_notable(row: Row, settings: AlertSettings, *, time: float, sid: str = "", index: int = 0) -> Dict[str, Any]:
     """Return the notable event of one result row.
 
     Severity is the row's ``severity`` when it is one ES knows (as ES does), else the rule's.
@@ -249,6 +311,7 @@ def build_notable(
         "event_id": _event_id(settings, sid, index, row),
     }
     event.update(_copy_result_fields(row))
+    event["drilldown_searches"] = event.pop("drilldown_searches")  # long: after the short fields
     return event
 
 
@@ -290,6 +353,26 @@ def build_risk_events(row: Row, settings: AlertSettings, *, time: float) -> List
             event.update(_copy_result_fields(row))
             events.append(event)
     return events
+
+
+def triggering_rows(
+    per_result: bool, result: Mapping[str, Any] | None, read_all: Callable[[], List[Dict[str, Any]]]
+) -> List[Dict[str, Any]]:
+    """The result rows one run of the action must write.
+
+    In per-result alerting (``alert.digest_mode = 0``, the throttled correlations: rendered with
+    ``param.per_result = 1``) splunkd runs the action once per result that is not throttled, with
+    that result in the payload's ``result``: writing the whole results file there would write every
+    row once per row, throttled rows included. Otherwise (digest mode) every row of the results file.
+    """
+    if per_result and isinstance(result, Mapping) and result:
+        row: Dict[str, Any] = {}
+        for key, value in result.items():
+            if str(key).startswith("__mv_"):
+                continue
+            row[str(key)] = [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value)
+        return [row]
+    return read_all()
 
 
 def build_events(

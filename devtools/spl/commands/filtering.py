@@ -5,19 +5,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, List
 
 from ..errors import SPLSyntaxError, UnsupportedSPL
-from ..evalexpr import Env, parse_expression, truth_value
+from ..evalexpr import parse_expression
+from ..evalnodes import Env, truth_value
 from ..lexer import CommandText, tokenize
 from ..regex import compile_pcre
 from ..searchexpr import mentions_field, parse_search
 from ..timefmt import get_zone, relative_time
 from ..values import Row, row_get, sort_key, values_of
-from . import command
 
 if TYPE_CHECKING:
     from ..engine import Runner
 from .args import Args, boolean, integer
-
-SUBSEARCH_MAXOUT = 10000  # limits.conf [subsearch] maxout
 
 
 def format_results(rows: List[Row]) -> str:
@@ -50,7 +48,6 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-@command("search")
 def search(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """search <expression>: keep the rows that match (see devtools.spl.searchexpr)."""
     context = runner.context
@@ -63,7 +60,7 @@ def search(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
         return bound
 
     def resolve_subsearch(text: str, position: int) -> str:
-        return format_results(runner.subsearch(text, position)[:SUBSEARCH_MAXOUT])
+        return format_results(runner.subsearch(text, position)[: context.limits.subsearch_maxout])
 
     node = parse_search(tokenize(cmd.body, cmd.body_position), resolve_subsearch, resolve_time)
     defaults = context.indexes
@@ -72,7 +69,6 @@ def search(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return [row for row in rows if node.matches(row)]
 
 
-@command("where")
 def where(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """where <eval-expression>: keep rows where the expression is true (null counts as false)."""
     expr = parse_expression(cmd.body, cmd.body_position)
@@ -92,20 +88,17 @@ def _count(cmd: CommandText, default: int) -> int:
     return integer(token.value, cmd.name)
 
 
-@command("head")
 def head(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """head [N | limit=N]: the first N rows (default 10)."""
     return rows[: _count(cmd, 10)]
 
 
-@command("tail")
 def tail(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """tail [N]: the last N rows (default 10), in reverse order as Splunk returns them."""
     count = _count(cmd, 10)
     return list(reversed(rows[-count:])) if count else []
 
 
-@command("dedup")
 def dedup(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """dedup [N] fields [keepempty=bool] [consecutive=bool] [sortby ...]: keep the first N per combination."""
     args = Args(cmd)
@@ -145,7 +138,6 @@ def dedup(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return out
 
 
-@command("regex")
 def regex(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """regex [field=|field!=]"<regex>": keep rows whose field (default _raw) matches (or not)."""
     tokens = tokenize(cmd.body, cmd.body_position)
@@ -161,7 +153,6 @@ def regex(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return [r for r in rows if any(compiled.search(v) for v in values_of(r.get(field))) != negate]
 
 
-@command("sort")
 def sort(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """sort [N|limit=N] [+|-]field ... [d|desc]: Splunk's default limit is 10000; ``sort 0`` is unlimited.
 

@@ -10,7 +10,6 @@ from ..lexer import CommandText, Token, tokenize
 from ..lookups import LookupStore
 from ..searchexpr import parse_search
 from ..values import Row, format_number, normalize_row, row_get, values_of
-from . import command
 
 if TYPE_CHECKING:
     from ..engine import Runner
@@ -23,7 +22,6 @@ def _first_only(cmd: CommandText, rows: List[Row] | None, append: bool = False) 
         raise SPLSyntaxError(f"command '{cmd.name}' must be the first command of a search", cmd.position)
 
 
-@command("makeresults", generating=True)
 def makeresults(cmd: CommandText, rows: List[Row] | None, runner: Runner) -> List[Row]:
     """| makeresults [count=1]: rows holding only _time = now."""
     _first_only(cmd, rows)
@@ -43,7 +41,6 @@ def _store(runner: Runner) -> LookupStore:
     return store
 
 
-@command("inputlookup", generating=True)
 def inputlookup(cmd: CommandText, rows: List[Row] | None, runner: Runner) -> List[Row]:
     """| inputlookup [append=f] name [where <search-expression>]."""
     args = Args(cmd)
@@ -63,7 +60,6 @@ def inputlookup(cmd: CommandText, rows: List[Row] | None, runner: Runner) -> Lis
     return (rows or []) + table if append else table
 
 
-@command("outputlookup")
 def outputlookup(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """| outputlookup [append=f] name: write the rows (fields starting with _ are left out)."""
     args = Args(cmd)
@@ -79,7 +75,6 @@ def outputlookup(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]
     return rows
 
 
-@command("lookup")
 def lookup(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """| lookup name field [AS event_field] ... [OUTPUT|OUTPUTNEW f [AS g] ...].
 
@@ -105,19 +100,10 @@ def lookup(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     args.rest_must_be_empty()
     if not matches:
         raise args.error("needs a field to match")
-    table = _store(runner).read(name)
-    index: Dict[tuple, List[Row]] = {}
-    for entry in table:
-        key = tuple(tuple(values_of(entry.get(f))) for f, _ in matches)
-        index.setdefault(key, []).append(entry)
+    index, columns = _store(runner).index(name, [f for f, _ in matches])
     if not outputs:
         match_fields = {f for f, _ in matches}
-        columns: Dict[str, None] = {}
-        for entry in table:
-            for column in entry:
-                if column not in match_fields:
-                    columns.setdefault(column, None)
-        outputs = [(c, c) for c in columns]
+        outputs = [(c, c) for c in columns if c not in match_fields]
     for row in rows:
         found: List[Row] = []
         for combo in _combinations(row, [event for _, event in matches]):
@@ -144,7 +130,6 @@ def _combinations(row: Row, fields: List[str]) -> List[tuple]:
     return combos
 
 
-@command("rest", generating=True)
 def rest(cmd: CommandText, rows: List[Row] | None, runner: Runner) -> List[Row]:
     """| rest <endpoint> [option=value ...]: rows from the context's REST provider."""
     _first_only(cmd, rows)
@@ -177,18 +162,16 @@ def _subsearch_token(args: Args) -> Token:
     return token
 
 
-@command("append")
 def append(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """append [subsearch]: the subsearch's rows after the current ones."""
     args = Args(cmd)
     options = args.options(["extendtimerange", "maxtime", "maxout", "timeout"])
     token = _subsearch_token(args)
     extra = runner.subsearch(token.value, token.position)
-    limit = integer(options.get("maxout", "50000"), "maxout")
+    limit = integer(options.get("maxout", str(runner.context.limits.join_maxout)), "maxout")
     return rows + extra[:limit]
 
 
-@command("appendpipe")
 def appendpipe(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """appendpipe [subpipeline]: run the subpipeline over the current rows and append its output."""
     args = Args(cmd)
@@ -198,7 +181,6 @@ def appendpipe(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return rows + runner.run(token.value.strip(), token.position, rows=copies)
 
 
-@command("join")
 def join(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """join [type=inner|left] [max=1] [overwrite=t] fields [subsearch]: join on equal field values."""
     args = Args(cmd)
@@ -213,7 +195,7 @@ def join(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
         raise UnsupportedSPL("join: only type=inner|left with max= and overwrite= are supported", cmd.position)
     limit = integer(options.get("max", "1"), "max")
     overwrite = boolean(options.get("overwrite", "t"), "overwrite")
-    right = runner.subsearch(token.value, token.position)
+    right = runner.subsearch(token.value, token.position)[: runner.context.limits.join_maxout]
     if not fields:
         fields = [f for f in (right[0] if right else {}) if any(f in row for row in rows)]
     index: Dict[tuple, List[Row]] = {}
@@ -239,7 +221,6 @@ def join(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return out
 
 
-@command("return")
 def return_(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """return [N] f | alias=f | $f: the subsearch result as one ``search`` field (docs: return)."""
     args = Args(cmd)
@@ -267,7 +248,6 @@ def return_(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return [{"search": " OR ".join(clauses)}] if clauses else [{"search": ""}]
 
 
-@command("format")
 def format_(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """format: the rows as one ``search`` field, as a subsearch would splice them in."""
     if cmd.body.strip():
@@ -275,7 +255,6 @@ def format_(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return [{"search": format_results(rows)}]
 
 
-@command("tstats", "datamodel", "from", "pivot", "mstats", generating=True)
 def refused(cmd: CommandText, rows: List[Row] | None, runner: Runner) -> List[Row]:
     """Data-model and metrics commands need indexed summaries that a replay does not have."""
     raise UnsupportedSPL(f"command '{cmd.name}' (data models / indexed summaries) is not supported", cmd.position)

@@ -7,33 +7,67 @@ from typing import TYPE_CHECKING, Dict, List
 
 from ..lexer import CommandText
 from ..values import Row, values_of
-from . import command
 
 if TYPE_CHECKING:
     from ..engine import Runner
 from .args import Args, boolean, integer
 
+MVEXPAND_TRUNCATED = (
+    "mvexpand output will be truncated at {rows} results due to excessive memory usage. Memory "
+    "threshold of {limit}MB as configured in limits.conf / [default] / max_mem_usage_mb has been reached."
+)
 
-@command("mvexpand")
+
+def row_bytes(row: Row) -> int:
+    """What a result row holds in memory, in bytes: its field names and values (UTF-8)."""
+    size = 0
+    for name, value in row.items():
+        size += len(name.encode("utf-8"))
+        for item in value if isinstance(value, list) else [value]:
+            size += len(str(item).encode("utf-8"))
+    return size
+
+
 def mvexpand(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
-    """mvexpand field [limit=N]: one row per value; rows without the field are dropped."""
+    """mvexpand field [limit=N]: one row per value; rows without the field are dropped.
+
+    Memory limit (SearchReference/Mvexpand, "Usage"; limits.conf ``[default] max_mem_usage_mb``):
+    every output row is a copy of its whole input row; once the rows made hold more than the limit,
+    mvexpand stops, keeps the rows so far and leaves only a job-inspector message (recorded in
+    ``context.messages``). Cut the rows to the needed fields before expanding large events.
+    """
     args = Args(cmd)
     options = args.options(["limit"])
     field = args.word("a field")
     options.update(args.options(["limit"]))
     args.rest_must_be_empty()
     limit = integer(options.get("limit", "0"), "limit")
+    max_bytes = runner.context.limits.mvexpand_max_mem_mb * 1024 * 1024
+    used = 0
     out = []
     for row in rows:
         values = values_of(row.get(field))
+        if not values:
+            continue
+        base = row_bytes({k: v for k, v in row.items() if k != field})
         for value in values[:limit] if limit else values:
+            used += base + len(field) + len(str(value).encode("utf-8"))
+            if used > max_bytes:
+                message = MVEXPAND_TRUNCATED.format(rows=len(out), limit=format_mb(max_bytes))
+                runner.context.messages.append(message)
+                return out
             copy = dict(row)
             copy[field] = value
             out.append(copy)
     return out
 
 
-@command("makemv")
+def format_mb(max_bytes: float) -> str:
+    """The limit as limits.conf writes it (500, not 500.0)."""
+    megabytes = max_bytes / (1024 * 1024)
+    return str(int(megabytes)) if megabytes == int(megabytes) else f"{megabytes:g}"
+
+
 def makemv(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """makemv [delim=" "] [tokenizer=regex] [allowempty=f] field: split a value into a multivalue."""
     args = Args(cmd)
@@ -62,7 +96,6 @@ def makemv(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return rows
 
 
-@command("mvcombine")
 def mvcombine(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """mvcombine [delim=" "] field: merge rows identical except for ``field`` into one multivalue row."""
     args = Args(cmd)
@@ -89,7 +122,6 @@ def mvcombine(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return out
 
 
-@command("nomv")
 def nomv(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """nomv field: join a multivalue field's values with newlines into a single value."""
     args = Args(cmd)

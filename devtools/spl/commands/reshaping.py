@@ -14,7 +14,6 @@ from ..errors import SPLSyntaxError, UnsupportedSPL
 from ..lexer import CommandText
 from ..timefmt import get_zone
 from ..values import Row, format_number, parse_number, row_get, sort_key, values_of
-from . import command
 
 if TYPE_CHECKING:
     from ..engine import Runner
@@ -98,7 +97,6 @@ def _parse_chart(cmd: CommandText) -> Tuple[Args, Dict[str, str], List[Aggregati
     return args, options, aggregations
 
 
-@command("chart")
 def chart(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """chart f(x) [over X] [by Y] | chart f(x) by X[,] Y."""
     args, options, aggregations = _parse_chart(cmd)
@@ -121,7 +119,6 @@ def chart(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return _pivot(rows, x_field, x_values, by[0], aggregations[0], options, zero_fill)
 
 
-@command("timechart")
 def timechart(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """timechart [span=1h] f(x) [by Y]: one row per time bucket over the search's time range."""
     args, options, aggregations = _parse_chart(cmd)
@@ -176,7 +173,6 @@ def _auto_span(width: float) -> float:
     return _AUTO_SPANS[-1]
 
 
-@command("xyseries")
 def xyseries(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """xyseries x y value: one row per x, a column per y holding value (last one wins)."""
     args = Args(cmd)

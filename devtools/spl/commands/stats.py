@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Sequence, Tuple
 from ..errors import SPLSyntaxError, UnsupportedSPL
 from ..lexer import CommandText
 from ..values import Row, format_number, parse_number, row_get, sort_key, unique, values_of
-from . import command
 
 if TYPE_CHECKING:
     from ..engine import Runner
@@ -212,14 +211,12 @@ def stats_rows(rows: List[Row], aggregations: List[Aggregation], by: List[str]) 
     return result
 
 
-@command("stats")
 def stats(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """stats f(x) [AS n] ... [by a, b]."""
     aggregations, by, _options = _parse_stats(cmd, ["allnum", "delim", "partitions"])
     return stats_rows(rows, aggregations, by)
 
 
-@command("eventstats")
 def eventstats(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """eventstats: stats over all rows (per by-group), added to every row of the group."""
     aggregations, by, _options = _parse_stats(cmd, ["allnum"])
@@ -239,7 +236,6 @@ def eventstats(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return rows
 
 
-@command("streamstats")
 def streamstats(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """streamstats [current=t] [window=N] f(x) ... [by a]: running statistics in row order."""
     aggregations, by, options = _parse_stats(cmd, ["current", "window", "allnum"])
@@ -299,13 +295,11 @@ def _top(cmd: CommandText, rows: List[Row], ascending: bool) -> List[Row]:
     return out
 
 
-@command("top")
 def top(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """top [limit=10] fields [by f]: most common value combinations with count and percent."""
     return _top(cmd, rows, ascending=False)
 
 
-@command("rare")
 def rare(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """rare [limit=10] fields [by f]: least common value combinations with count and percent."""
     return _top(cmd, rows, ascending=True)

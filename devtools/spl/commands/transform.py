@@ -9,13 +9,13 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Dict, List
 
 from ..errors import SPLRuntimeError, SPLSyntaxError, UnsupportedSPL
-from ..evalexpr import Env, parse_assignments
+from ..evalexpr import parse_assignments
+from ..evalnodes import Env
 from ..jsonpath import flatten_text, spath_values
 from ..lexer import CommandText, Token
 from ..regex import compile_pcre
 from ..timefmt import get_zone, strftime, strptime
 from ..values import Row, format_number, parse_number, row_get, to_field, values_of
-from . import command
 
 if TYPE_CHECKING:
     from ..engine import Runner
@@ -24,7 +24,6 @@ from .args import Args, as_pairs, integer
 SPATH_EXTRACTION_CUTOFF = 5000  # limits.conf [spath] extraction_cutoff default
 
 
-@command("eval")
 def eval_(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """eval a=expr, b=expr: assignments run left to right; a null result removes the field."""
     pairs = parse_assignments(cmd.body, cmd.body_position)
@@ -56,7 +55,6 @@ def _all_fields(rows: List[Row]) -> List[str]:
     return list(names)
 
 
-@command("table")
 def table(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """table f1 f2 f*: keep only these fields, in this order (wildcards allowed)."""
     args = Args(cmd)
@@ -71,7 +69,6 @@ def table(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return [{name: row[name] for name in order if row_get(row, name) is not None} for row in rows]
 
 
-@command("fields")
 def fields(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """fields [+|-] f1, f2*: keep (default) or remove fields.
 
@@ -102,7 +99,6 @@ def fields(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return out
 
 
-@command("rename")
 def rename(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """rename a AS b, x* AS y*: wildcard renames map the ``*`` part; the target overwrites."""
     args = Args(cmd)
@@ -130,7 +126,6 @@ def rename(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return rows
 
 
-@command("fillnull")
 def fillnull(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """fillnull [value=0] [fields]: without fields, fills every field present in any result row."""
     args = Args(cmd)
@@ -146,7 +141,6 @@ def fillnull(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return rows
 
 
-@command("rex")
 def rex(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """rex [field=_raw] [max_match=1] "<regex with (?<name>...)>": extract named groups.
 
@@ -185,7 +179,6 @@ def rex(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return rows
 
 
-@command("spath")
 def spath(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """spath [input=_raw] [output=f] [path=p | p]: extract JSON values (see devtools.spl.jsonpath).
 
@@ -216,7 +209,6 @@ def spath(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return rows
 
 
-@command("convert")
 def convert(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """convert [timeformat="%m/%d/%Y %H:%M:%S"] ctime(f) [AS g] | mktime(f) | num(f) ...
 
@@ -307,7 +299,6 @@ def bucket_start(epoch: float, seconds: float, zone: tzinfo) -> float:
     return epoch // seconds * seconds
 
 
-@command("bin", "bucket")
 def bin_(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """bin [span=1h] field [AS new]: round _time (or a number) down to its span."""
     args = Args(cmd)
@@ -334,7 +325,6 @@ def bin_(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return rows
 
 
-@command("addinfo")
 def addinfo(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """addinfo: info_min_time / info_max_time from the search's time range, info_search_time = now."""
     Args(cmd).finish()
@@ -346,7 +336,6 @@ def addinfo(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return rows
 
 
-@command("foreach")
 def foreach(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """foreach f1 f2* [subpipeline]: run the subpipeline once per matching field.
 
