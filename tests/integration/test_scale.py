@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from malicious_image.kvstore import MAX_BATCH_DOCUMENTS, KVStoreStateStore, KVStoreTableWriter, SplunkdClient
+from malicious_image.splunkd.kvstore import MAX_BATCH_DOCUMENTS, KVStoreStateStore, KVStoreTableWriter, SplunkdClient
 from malicious_image.sync.engine import run_sync
 from malicious_image.sync.state import SyncState
 from tests.conftest import APP, SNAPSHOTS

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from malicious_image.kvstore import (
+from malicious_image.splunkd.kvstore import (
     KVStoreError,
     KVStoreStateStore,
     KVStoreTableWriter,
@@ -238,7 +238,7 @@ def test_a_non_loopback_splunkd_must_match_its_certificate_name(splunk_pki):
 
 
 def test_counts_page_through_large_collections(splunkd, monkeypatch):
-    monkeypatch.setattr("malicious_image.kvstore.READ_PAGE", 700)
+    monkeypatch.setattr("malicious_image.splunkd.kvstore.READ_PAGE", 700)
     writer = KVStoreTableWriter(client_for(splunkd))
     writer.replace_tables({"macros": rows(2100)}, "g1")  # 3 full pages and an empty one
     assert len(lookup(splunkd, "macros")) == 2100

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from malicious_image.kvstore import SplunkdClient
-from malicious_image.modinput import (
+from malicious_image.splunkd.kvstore import SplunkdClient
+from malicious_image.splunkd.log import redact
+from malicious_image.splunkd.modinput import (
     InputConfigError,
     RunLock,
     RunSkipped,
@@ -13,8 +14,7 @@ from malicious_image.modinput import (
     read_secrets,
     validate_params,
 )
-from malicious_image.splunk_log import redact
-from malicious_image.sync_runner import proxy_url
+from malicious_image.splunkd.sync_input import proxy_url
 from tests.emulators.splunkd_server import SplunkdEmulator
 from tests.secrets_audit import GITHUB_TOKEN, OTHER_APP_PASSWORD, PROXY_PASSWORD, PROXY_PASSWORD_URL_CHARS
 
@@ -101,7 +101,7 @@ def test_the_proxy_password_is_put_in_the_url_and_masked():
 def test_spec_scheme_and_default_stanza_agree():
     import re
 
-    from malicious_image.modinput import SecurityContentInput
+    from malicious_image.splunkd.modinput import SecurityContentInput
     from tests.conftest import APP
     from tests.emulators.splunkd_server import read_conf
 

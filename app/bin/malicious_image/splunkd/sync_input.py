@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from malicious_image.kvstore import KVStoreStateStore, KVStoreTableWriter, SplunkdClient
-from malicious_image.splunk_log import register_secret
+from malicious_image.splunkd.kvstore import KVStoreStateStore, KVStoreTableWriter, SplunkdClient
+from malicious_image.splunkd.log import register_secret
 
 PARSE_CACHE_DIR = "parse_cache"
 

@@ -20,7 +20,7 @@ A run, for each stanza:
    a GitHub token) and ``proxy_password`` (optional, with the user name in the ``proxy`` URL).
    They are registered with the log redactor before anything else happens and never appear in a
    parameter, a log line or an event.
-4. ``run_sync`` with the KV store writer and state store (:mod:`malicious_image.kvstore`) and a
+4. ``run_sync`` with the KV store writer and state store (:mod:`malicious_image.splunkd.kvstore`) and a
    parse cache in ``checkpoint_dir``.
 5. One status event (sourcetype ``malicious_image:sync``, JSON) on stdout, and one log line.
    Any error becomes a ``failed`` status event and one ERROR log line; never a traceback on stdout.
@@ -39,9 +39,9 @@ from urllib.parse import urlsplit
 
 from splunklib.modularinput import Argument, Event, EventWriter, Scheme, Script
 
-from malicious_image import sync_runner
-from malicious_image.kvstore import KVStoreError, SplunkdClient
-from malicious_image.splunk_log import get_logger, kv, redact, register_secret
+from malicious_image.splunkd import sync_input
+from malicious_image.splunkd.kvstore import KVStoreError, SplunkdClient
+from malicious_image.splunkd.log import get_logger, kv, redact, register_secret
 
 SCHEME_NAME = "security_content"
 SOURCETYPE = "malicious_image:sync"
@@ -297,7 +297,7 @@ def run_stanza(stanza: str, params: Mapping[str, Any], metadata: Mapping[str, An
         checkpoint_dir = str(metadata["checkpoint_dir"])
         with RunLock(os.path.join(checkpoint_dir, LOCK_NAME)):
             secrets = read_secrets(client)
-            event.update(sync_runner.run(settings, secrets, client, checkpoint_dir))
+            event.update(sync_input.run(settings, secrets, client, checkpoint_dir))
     except RunSkipped as exc:
         event.update(outcome="skipped", message=str(exc))
     except Exception as exc:  # every error becomes a status event and one log line
