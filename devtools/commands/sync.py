@@ -26,7 +26,8 @@ for _path in (ROOT / "app" / "bin", ROOT / "app" / "lib"):  # the app package, t
 
 from devtools.parallel_parse import Parallel, batch_gc  # noqa: E402
 from malicious_image.content.archive import MB, ArchiveLimits  # noqa: E402
-from malicious_image.content.sources import RetryPolicy, SourceError, source_from_spec  # noqa: E402
+from malicious_image.content.source_base import RetryPolicy, SourceError  # noqa: E402
+from malicious_image.content.source_spec import source_from_spec  # noqa: E402
 from malicious_image.sync.csv_writer import CsvTableWriter, CsvWriterError, JsonStateStore, SyncLockedError  # noqa: E402
 from malicious_image.sync.engine import SyncReport, run_sync  # noqa: E402
 from malicious_image.sync.state import write_atomic  # noqa: E402

@@ -25,7 +25,7 @@ FACTOR = 2
 @pytest.mark.skipif(not OCTOBER_2024.exists(), reason=f"needs {SNAPSHOTS}")
 def test_twice_the_snapshot_syncs_whole_within_batch_limits(tmp_path):
     from malicious_image.content.reader import member_kind
-    from malicious_image.content.sources import source_from_spec
+    from malicious_image.content.source_spec import source_from_spec
 
     members = dict(scaled_members(FACTOR))
     detection_files = [p for p in members if member_kind(p) == "detection"]

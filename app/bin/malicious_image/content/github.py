@@ -29,7 +29,10 @@ from typing import Any, Iterator, Tuple
 from urllib.parse import quote, urljoin, urlsplit
 
 from malicious_image.content.archive import ArchiveLimits, TarballReader, Wanted
-from malicious_image.content.sources import (
+from malicious_image.content.source_base import (
+    DEFAULT_API_URL,
+    DEFAULT_REF,
+    DEFAULT_REPOSITORY,
     HTTPStatusError,
     NetworkError,
     ProxyAuthError,
@@ -47,9 +50,6 @@ from malicious_image.content.sources import (
 
 LOG = logging.getLogger("malicious_image.sources")
 
-DEFAULT_REPOSITORY = "https://github.com/splunk/security_content"
-DEFAULT_REF = "develop"
-DEFAULT_API_URL = "https://api.github.com"
 GITHUB_HOSTS = frozenset({"api.github.com", "codeload.github.com", "github.com", "objects.githubusercontent.com"})
 SHA_MEDIA_TYPE = "application/vnd.github.sha"
 USER_AGENT = "malicious_image-security-content-sync/1"

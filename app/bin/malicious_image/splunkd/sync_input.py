@@ -39,7 +39,7 @@ def proxy_url(proxy: str, password: str | None) -> str | None:
 
 def build_source(settings: Mapping[str, str], secrets: Mapping[str, str]) -> Any:
     """The content source the stanza names: a local tarball or folder, or a GitHub repository."""
-    from malicious_image.content.sources import source_from_spec
+    from malicious_image.content.source_spec import source_from_spec
 
     repository = settings["repository"]
     if os.path.isabs(repository):
