@@ -19,10 +19,10 @@ import pytest
 from devtools import replay
 from malicious_image import alerting
 from tests import secrets_audit
-from tests.conftest import APP
 from tests.emulators import splunkd_server
 from tests.emulators.splunkd_server import SplunkdEmulator
 from tests.rules_support import HIGH, UNKNOWN
+from tests.support.paths import APP
 
 pytestmark = pytest.mark.runtime
 SCRIPT = APP / "bin" / "malicious_image_notable.py"

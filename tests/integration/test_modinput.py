@@ -8,9 +8,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.conftest import APP
 from tests.emulators.splunkd_server import SplunkdEmulator
 from tests.integration.modinput_harness import fixture, log_text, run_modinput
+from tests.support.paths import APP
 
 pytestmark = pytest.mark.runtime
 
@@ -53,7 +53,10 @@ def test_scheme_describes_the_input_for_splunk_web(splunk_home):
     assert scheme.findtext("use_external_validation") == "true"
     assert scheme.findtext("streaming_mode") == "xml"
     names = [arg.get("name") for arg in scheme.iter("arg")]
-    assert names == ["repository", "ref", "proxy", "api_url", "ca_bundle"]
+    assert names == [
+        "repository", "ref", "proxy", "api_url", "ca_bundle",  # the settings before issue 14
+        "splunkd_ca_file", "splunkd_cert_name", "attack_source", "attack_version", "accept_format_change",
+    ]  # fmt: skip
     assert not any("token" in name or "password" in name for name in names)
     assert all(arg.findtext("required_on_create") == "false" for arg in scheme.iter("arg"))
 

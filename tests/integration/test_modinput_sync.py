@@ -13,11 +13,11 @@ import shutil
 
 import pytest
 
-from tests.conftest import APP, SNAPSHOTS
 from tests.emulators.github_server import GitHubEmulator
 from tests.emulators.splunkd_server import SplunkdEmulator
 from tests.integration.modinput_harness import finish, fixture, log_text, run_modinput, start_modinput
 from tests.secrets_audit import GITHUB_TOKEN, PROXY_PASSWORD
+from tests.support.paths import APP, SNAPSHOTS
 
 pytestmark = pytest.mark.runtime
 

@@ -12,9 +12,8 @@ import pytest
 
 from malicious_image.splunkd.kvstore import MAX_BATCH_DOCUMENTS, KVStoreStateStore, KVStoreTableWriter, SplunkdClient
 from malicious_image.sync.engine import run_sync
-from malicious_image.sync.state import SyncState
-from tests.conftest import APP, SNAPSHOTS
 from tests.emulators.splunkd_server import SplunkdEmulator
+from tests.support.paths import APP, SNAPSHOTS
 from tests.synthetic_content import OCTOBER_2024, scaled_members, write_tarball
 
 pytestmark = pytest.mark.slow
@@ -34,7 +33,7 @@ def test_twice_the_snapshot_syncs_whole_within_batch_limits(tmp_path):
     with SplunkdEmulator(app_dir=APP) as splunkd:
         client = SplunkdClient(splunkd.url, splunkd.session_key)
         writer = KVStoreTableWriter(client)
-        report = run_sync(source_from_spec(str(tarball)), writer, KVStoreStateStore(client, SyncState))
+        report = run_sync(source_from_spec(str(tarball)), writer, KVStoreStateStore(client))
         assert report.outcome == "updated", report.message
         rejected = {r["path"] for r in report.rejected}
         live = splunkd.conf_value("transforms", "malicious_image_detections", "collection")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
@@ -13,10 +12,12 @@ from malicious_image.splunkd.kvstore import (
     KVStoreTableWriter,
     SplunkdClient,
     batches,
+    kvstore_client,
     splunkd_verify,
 )
-from tests.conftest import APP
+from malicious_image.sync.state import SyncState
 from tests.emulators.splunkd_server import SplunkdEmulator
+from tests.support.paths import APP
 
 pytestmark = pytest.mark.runtime
 
@@ -29,7 +30,7 @@ def splunkd():
 
 
 def client_for(server, **kwargs):
-    return SplunkdClient(server.url, server.session_key, retry_delays=(0.0, 0.0), **kwargs)
+    return kvstore_client(server.url, server.session_key, retry_delays=(0.0, 0.0), **kwargs)
 
 
 def rows(n, tag="old"):
@@ -113,22 +114,15 @@ def test_an_unknown_table_fails_before_any_switch(splunkd):
 
 
 def test_a_wrong_session_key_is_a_clear_error(splunkd):
-    client = SplunkdClient(splunkd.url, "not-the-key", retry_delays=())
+    client = kvstore_client(splunkd.url, "not-the-key", retry_delays=())
     with pytest.raises(KVStoreError, match="401"):
         KVStoreTableWriter(client).replace_tables({"macros": rows(1)}, "g1")
 
 
-@dataclasses.dataclass
-class FakeState:
-    commit: str
-    etag: str
-    blobs: dict
-
-
 def test_state_round_trip_keeps_paths_with_dots(splunkd):
-    store = KVStoreStateStore(client_for(splunkd), FakeState)
+    store = KVStoreStateStore(client_for(splunkd))
     assert store.load() is None
-    state = FakeState("b13b314", 'W/"abc"', {"detections/cloud/aws_ecr.yml": "f00d"})
+    state = SyncState(commit="b13b314", etag='W/"abc"', blobs={"detections/cloud/aws_ecr.yml": "f00d"})
     store.save(state)
     store.save(state)  # upsert: still one document
     assert len(splunkd.collections["malicious_image_sync_state"]) == 1
@@ -150,8 +144,8 @@ def test_a_state_the_lookups_do_not_show_is_not_trusted(splunkd):
     store = KVStoreStateStore(client)
     writer = KVStoreTableWriter(client)
     writer.replace_tables({"macros": rows(3), "stories": []}, "7-x")
-    store.save({"commit": "abc", "generation": "7-x"})
-    assert store.load() == {"commit": "abc", "generation": "7-x"}
+    store.save(SyncState(commit="abc", generation="7-x"))
+    assert store.load() == SyncState(commit="abc", generation="7-x")
     # a crash after the switch to generation 8 but before the state save
     writer.replace_tables({"macros": rows(3, "new")}, "8-y")
     assert store.load() is None
@@ -221,10 +215,10 @@ def test_tls_to_a_loopback_splunkd_verifies_the_chain_against_splunks_ca(splunk_
         assert server.url.startswith("https://127.0.0.1:")
         good = SplunkdClient(server.url, server.session_key, verify=str(splunk_pki / "ca.pem"))
         assert KVStoreTableWriter(good).live_collection("macros") == "malicious_image_macros_a"
-        wrong_ca = SplunkdClient(server.url, server.session_key, verify=str(splunk_pki / "other_ca.pem"))
+        wrong_ca = kvstore_client(server.url, server.session_key, verify=str(splunk_pki / "other_ca.pem"))
         with pytest.raises(KVStoreError, match="TLS verification of splunkd failed"):
             KVStoreTableWriter(wrong_ca).live_collection("macros")
-        system_cas = SplunkdClient(server.url, server.session_key, verify=True)
+        system_cas = kvstore_client(server.url, server.session_key, verify=True)
         with pytest.raises(KVStoreError, match="TLS verification"):
             KVStoreTableWriter(system_cas).live_collection("macros")
     with pytest.raises(ValueError, match="cannot be turned off"):

@@ -7,54 +7,16 @@ import pytest
 from malicious_image.splunkd.kvstore import SplunkdClient
 from malicious_image.splunkd.log import redact
 from malicious_image.splunkd.modinput import (
-    InputConfigError,
     RunLock,
     RunSkipped,
     check_captain,
     read_secrets,
-    validate_params,
 )
 from malicious_image.splunkd.sync_input import proxy_url
 from tests.emulators.splunkd_server import SplunkdEmulator
 from tests.secrets_audit import GITHUB_TOKEN, OTHER_APP_PASSWORD, PROXY_PASSWORD, PROXY_PASSWORD_URL_CHARS
 
 pytestmark = pytest.mark.runtime
-
-
-def test_defaults_fill_an_empty_stanza():
-    assert validate_params({}) == {
-        "repository": "https://github.com/splunk/security_content",
-        "ref": "develop",
-        "proxy": "",
-        "ca_bundle": "",
-        "api_url": "https://api.github.com",
-    }
-
-
-@pytest.mark.parametrize(
-    ("params", "message"),
-    [
-        ({"repository": "https://github.com/splunk"}, "https://github.com/OWNER/NAME"),
-        ({"repository": "https://u:p@github.com/a/b"}, "must not contain credentials"),
-        ({"repository": "relative/path.tar.gz"}, "absolute path"),
-        ({"repository": "/nonexistent/sc.tar.gz"}, "does not exist on this search head"),
-        ({"ref": "../../etc"}, "ref must be a branch, tag or commit SHA"),
-        ({"ref": "dev elop"}, "ref must be"),
-        ({"proxy": "proxy.example.com:3128"}, "proxy must be a URL"),
-        ({"api_url": "http://ghe.example.com/api/v3"}, "plain http only on this host's loopback"),
-        ({"ca_bundle": "/nonexistent.pem"}, "ca_bundle must be the absolute path of a PEM file"),
-    ],
-)
-def test_bad_parameters_say_what_to_enter(params, message):
-    with pytest.raises(InputConfigError, match=message.replace("(", r"\(").replace(".", r"\.")):
-        validate_params(params)
-
-
-def test_local_paths_and_loopback_api_are_accepted(tmp_path):
-    tarball = tmp_path / "sc.tar.gz"
-    tarball.write_bytes(b"")
-    assert validate_params({"repository": str(tarball)})["repository"] == str(tarball)
-    assert validate_params({"api_url": "http://127.0.0.1:8080/"})["api_url"] == "http://127.0.0.1:8080"
 
 
 @pytest.mark.parametrize(
@@ -102,8 +64,8 @@ def test_spec_scheme_and_default_stanza_agree():
     import re
 
     from malicious_image.splunkd.modinput import SecurityContentInput
-    from tests.conftest import APP
     from tests.emulators.splunkd_server import read_conf
+    from tests.support.paths import APP
 
     spec = (APP / "README" / "inputs.conf.spec").read_text()
     assert spec.startswith("[security_content://<name>]")

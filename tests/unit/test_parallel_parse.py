@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import SNAPSHOTS
 from test_engine import CLASSES, COMMIT_A, COMMIT_B, CONTENT, FakeContent, MemoryStateStore, MemoryWriter
 
 from devtools.parallel_parse import ForkedParseCache, forked_parse_many
@@ -16,6 +15,7 @@ from malicious_image.content.sources import RetryPolicy, TarballSource
 from malicious_image.sync.engine import run_sync
 from malicious_image.sync.state import ParseCache
 from tests.emulators.github_server import GitHubEmulator, make_tarball
+from tests.support.paths import SNAPSHOTS
 
 MANY = {
     **CONTENT,

@@ -8,7 +8,6 @@ import os
 from types import SimpleNamespace
 
 import pytest
-from conftest import SNAPSHOTS
 
 from malicious_image.content.archive import NotGzipError
 from malicious_image.content.github import GitHubSource, parse_repository
@@ -28,6 +27,7 @@ from malicious_image.content.sources import (
 )
 from tests.emulators.github_server import GitHubEmulator, make_tarball
 from tests.secrets_audit import GITHUB_TOKEN
+from tests.support.paths import SNAPSHOTS
 
 pytestmark = pytest.mark.runtime
 TOKEN = GITHUB_TOKEN

@@ -10,7 +10,7 @@ import pytest
 
 from malicious_image.splunkd.log import kv, redact, register_secret
 from tests import secrets_audit
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.runtime
 

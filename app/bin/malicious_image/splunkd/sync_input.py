@@ -1,6 +1,7 @@
 """Glue between the modular input's settings and the sync core (no Splunk protocol here).
 
-Builds the content source from the stanza's settings and the secrets read from
+Builds the content source from the stanza's :class:`~malicious_image.settings.InputSettings` and
+the secrets read from
 storage/passwords, runs :func:`malicious_image.sync.engine.run_sync` with the KV store writer and
 state store, and returns the status event (``SyncReport.to_event()``) with the KV store figures
 added under ``kvstore``.
@@ -8,12 +9,16 @@ added under ``kvstore``.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from malicious_image.splunkd.kvstore import KVStoreStateStore, KVStoreTableWriter, SplunkdClient
+from malicious_image.content.source_base import ContentSource
+from malicious_image.settings import InputSettings
+from malicious_image.splunkd.client import SplunkdClient
+from malicious_image.splunkd.kvstore import KVStoreStateStore, KVStoreTableWriter
 from malicious_image.splunkd.log import register_secret
 
 PARSE_CACHE_DIR = "parse_cache"
@@ -37,25 +42,39 @@ def proxy_url(proxy: str, password: str | None) -> str | None:
     return url
 
 
-def build_source(settings: Mapping[str, str], secrets: Mapping[str, str]) -> Any:
+def build_source(settings: InputSettings, secrets: Mapping[str, str]) -> ContentSource:
     """The content source the stanza names: a local tarball or folder, or a GitHub repository."""
     from malicious_image.content.source_spec import source_from_spec
 
-    repository = settings["repository"]
-    if os.path.isabs(repository):
-        return source_from_spec(repository)
+    if settings.is_local:
+        return source_from_spec(settings.repository)
     return source_from_spec(
-        repository,
-        ref=settings["ref"],
+        settings.repository,
+        ref=settings.ref,
         token=secrets.get("token") or None,
-        api_url=settings["api_url"],
-        proxy=proxy_url(settings.get("proxy", ""), secrets.get("proxy_password")),
-        ca_bundle=settings.get("ca_bundle") or None,
+        api_url=settings.api_url,
+        proxy=proxy_url(settings.proxy, secrets.get("proxy_password")),
+        ca_bundle=settings.ca_bundle or None,
     )
 
 
+def sync_options(settings: InputSettings, run_sync: Any) -> dict[str, Any]:
+    """The keyword arguments of ``run_sync`` that come from settings.
+
+    SEAM (issue 14 / contracts.md): ``accept_format_change`` (reader branch) and ``attack`` (the
+    ATT&CK catalogue provider of the attack branch) are passed only when ``run_sync`` accepts
+    them. After the merge, build the provider here from ``settings.attack_source`` and
+    ``settings.attack_version`` and drop the signature check.
+    """
+    accepted = inspect.signature(run_sync).parameters
+    options: dict[str, Any] = {}
+    if "accept_format_change" in accepted:
+        options["accept_format_change"] = settings.accept_format_change
+    return options
+
+
 def run(
-    settings: Mapping[str, str], secrets: Mapping[str, str], client: SplunkdClient, checkpoint_dir: str
+    settings: InputSettings, secrets: Mapping[str, str], client: SplunkdClient, checkpoint_dir: str
 ) -> dict[str, Any]:
     """One sync into the KV store; returns the status event (outcome updated, unchanged or failed)."""
     from malicious_image.sync import state as state_module
@@ -63,9 +82,9 @@ def run(
 
     source = build_source(settings, secrets)
     writer = KVStoreTableWriter(client)
-    store = KVStoreStateStore(client, getattr(state_module, "SyncState", None))
+    store = KVStoreStateStore(client)
     cache = state_module.ParseCache(os.path.join(checkpoint_dir, PARSE_CACHE_DIR))
-    report = run_sync(source, writer, store, cache=cache)
+    report = run_sync(source, writer, store, cache=cache, **sync_options(settings, run_sync))
     event = dict(report.to_event())
     event["kvstore"] = {
         "requests": client.requests_made,

@@ -18,9 +18,11 @@ from typing import Any, Dict, Iterable, List, Sequence
 from malicious_image.content.catalogue import order_tactics, tactic_sort_key
 from malicious_image.content.model import Detection, Macro, Record, Story, Technique
 
-__all__ = ["TABLES", "build_tables", "duplicate_detection_ids"]
+__all__ = ["TABLES", "TABLE_NAMES", "build_tables", "duplicate_detection_ids"]
 
-TABLES = ("detections", "techniques", "tactics", "stories", "macros")
+# The one list of the synced tables: the KV store writer, the CSV writer and the conf checks use it.
+TABLE_NAMES = ("detections", "techniques", "tactics", "stories", "macros")
+TABLES = TABLE_NAMES  # the older name
 """Table names; KV store collection and lookup definition ``malicious_image_<table>``."""
 
 
