@@ -28,5 +28,6 @@ from tests.support.paths import SHARED, SNAPSHOTS  # noqa: E402,F401
 
 
 def pytest_configure(config) -> None:
-    if config.pluginmanager.get_plugin("tests.secrets_audit") is None:
-        config.pluginmanager.import_plugin("tests.secrets_audit")
+    for plugin in ("tests.secrets_audit", "tests.support.splunkd"):  # the audit; the `splunkd` fixture
+        if config.pluginmanager.get_plugin(plugin) is None:
+            config.pluginmanager.import_plugin(plugin)

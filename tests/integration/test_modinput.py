@@ -22,13 +22,6 @@ def splunk_home(tmp_path):
     return home
 
 
-@pytest.fixture
-def splunkd():
-    server = SplunkdEmulator(app_dir=APP).start()
-    yield server
-    server.stop()
-
-
 def run_xml(server, splunk_home, *, api_url="https://api.github.com", server_host="sh1", session_key=None):
     return fixture(
         "run_github.xml",

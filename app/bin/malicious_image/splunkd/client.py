@@ -39,14 +39,20 @@ from __future__ import annotations
 import os
 import re
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from malicious_image.settings import is_loopback
+
+# A certificate that names only its CN (Splunk's default) is checked against splunkd_cert_name
+# through its CN on purpose: urllib3's warning about it would only fill splunkd.log.
+warnings.filterwarnings("ignore", category=urllib3.exceptions.SubjectAltNameWarning)
 
 APP = "malicious_image"
 OWNER = "nobody"
@@ -287,7 +293,7 @@ def splunk_message(answer: requests.Response) -> str:
 
 
 _SSL_REASON = re.compile(
-    r"\[SSL: [A-Z_]+\][^'\")]*|hostname [^'\")]* doesn't match [^'\")]*|IP address mismatch[^'\")]*"
+    r"\[SSL: [A-Z_]+\][^'\")]*|hostname '[^']*' doesn't match [^)]*?'(?=\W*\))|IP address mismatch[^'\")]*"
 )
 
 
