@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from devtools import replay, replay_output
+from devtools import exit_codes, replay, replay_output
 from devtools.spl import SPLError
 
 
@@ -36,10 +36,10 @@ def main(argv: list[str]) -> int:
         outcome = replay.replay_file(args.events, now=args.now, tz=args.tz)
     except replay.ReplayError as exc:
         print(f"replay: {exc}", file=sys.stderr)
-        return 2
+        return exit_codes.USAGE
     except SPLError as exc:
         print(f"replay: a shipped search failed on the SPL evaluator: {exc}", file=sys.stderr)
-        return 3
+        return exit_codes.UNSUPPORTED_SPL
     text = replay_output.jsonl(outcome) if args.format == "jsonl" else replay_output.table(outcome)
     sys.stdout.write(text)
-    return 0
+    return exit_codes.OK

@@ -19,7 +19,7 @@ import os
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from malicious_image.content.source_base import DEFAULT_API_URL, DEFAULT_REF, DEFAULT_REPOSITORY
 
@@ -167,6 +167,29 @@ def _ref(ref: str) -> str:
     if not _REF_RE.match(ref) or ".." in ref:
         raise InputConfigError(f"ref must be a branch, tag or commit SHA such as develop or v4.42.0 (got {ref!r})")
     return ref
+
+
+def proxy_with_password(proxy: str, password: str | None) -> str | None:
+    """The proxy URL with ``password`` put in (``http://USER:PASSWORD@host:port``); the result is
+    a secret (callers register it with the log redactor). None when there is no proxy."""
+    if not proxy:
+        return None
+    parts = urlsplit(proxy)
+    if not password or not parts.username:
+        return proxy
+    userinfo = f"{quote(parts.username, safe='')}:{quote(password, safe='')}"
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, f"{userinfo}@{host}", parts.path, parts.query, parts.fragment))
+
+
+def split_proxy_password(proxy: str) -> tuple[str, str]:
+    """``(proxy without its password, password)`` for a proxy URL given with one (command line)."""
+    parts = urlsplit(proxy)
+    if "://" not in proxy or not parts.password:
+        return proxy, ""
+    host = parts.netloc.rpartition("@")[2]
+    bare = urlunsplit((parts.scheme, f"{parts.username}@{host}", parts.path, parts.query, parts.fragment))
+    return bare, unquote(parts.password)
 
 
 def _without_password(url: str) -> str:

@@ -13,10 +13,10 @@ import inspect
 import os
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 from malicious_image.content.source_base import ContentSource
-from malicious_image.settings import InputSettings
+from malicious_image.settings import InputSettings, proxy_with_password
 from malicious_image.splunkd.client import SplunkdClient
 from malicious_image.splunkd.kvstore import KVStoreStateStore, KVStoreTableWriter
 from malicious_image.splunkd.log import register_secret
@@ -29,16 +29,10 @@ def proxy_url(proxy: str, password: str | None) -> str | None:
 
     The result is a secret: it is registered with the log redactor and never logged.
     """
-    if not proxy:
-        return None
-    parts = urlsplit(proxy)
-    if not password or not parts.username:
-        return proxy
-    userinfo = f"{quote(parts.username, safe='')}:{quote(password, safe='')}"
-    host = parts.netloc.rpartition("@")[2]
-    url = urlunsplit((parts.scheme, f"{userinfo}@{host}", parts.path, parts.query, parts.fragment))
-    register_secret(quote(password, safe=""))
-    register_secret(url)
+    url = proxy_with_password(proxy, password)
+    if url and password and url != proxy:
+        register_secret(quote(password, safe=""))
+        register_secret(url)
     return url
 
 
