@@ -27,7 +27,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any, BinaryIO, Iterator, List
 
 from malicious_image.content.archive import (
     MB,
+    SHA_RE,
     ArchiveLimits,
     Member,
     SkippedMember,
@@ -65,7 +65,6 @@ from malicious_image.content.source_base import (  # noqa: F401 - re-exported
 )
 
 LOG = logging.getLogger("malicious_image.sources")
-_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
 # -- local tarball -----------------------------------------------------------------------------
@@ -183,7 +182,7 @@ def git_head(root: Path) -> str:
                 head = next((ln.split()[0] for ln in packed.splitlines() if ln.endswith(" " + ref)), "")
     except (OSError, UnicodeDecodeError):
         return ""
-    return head.lower() if _SHA_RE.match(head.lower()) else ""
+    return head.lower() if SHA_RE.match(head.lower()) else ""
 
 
 _CONTENT_FOLDERS = ("detections", "stories", "macros", "lookups")
