@@ -190,5 +190,6 @@ def test_apps_local_answers_installed_apps_and_their_disabled_flag(splunkd):
     splunkd.apps["SplunkEnterpriseSecuritySuite"] = {"disabled": True}
     entry = call(splunkd, "GET", es, params={"output_mode": "json"}).json()["entry"][0]
     assert entry["name"] == "SplunkEnterpriseSecuritySuite" and entry["content"]["disabled"] is True
-    assert call(splunkd, "GET", "/services/apps/local/malicious_image").json()["entry"][0]["content"]["disabled"] is False
+    own = call(splunkd, "GET", "/services/apps/local/malicious_image").json()["entry"][0]
+    assert own["content"]["disabled"] is False
     assert call(splunkd, "GET", es, auth=False).status_code == 401
