@@ -22,12 +22,12 @@ A run, for each stanza:
    parameter, a log line or an event.
 4. ``run_sync`` with the KV store writer and state store (:mod:`malicious_image.splunkd.kvstore`) and a
    parse cache in ``checkpoint_dir``.
+5. One status event (sourcetype ``malicious_image:sync``, JSON) on stdout, and one log line.
+   Any error becomes a ``failed`` status event and one ERROR log line; never a traceback on stdout.
 
 Settings: :mod:`malicious_image.settings` (one parser and validator; the scheme's arguments are
 generated from its ``FIELDS``). splunkd: :mod:`malicious_image.splunkd.client` (one client; TLS
 verified against the CA of server.conf ``[sslConfig]``, see its docstring).
-5. One status event (sourcetype ``malicious_image:sync``, JSON) on stdout, and one log line.
-   Any error becomes a ``failed`` status event and one ERROR log line; never a traceback on stdout.
 """
 
 from __future__ import annotations
