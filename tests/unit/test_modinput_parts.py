@@ -76,3 +76,19 @@ def test_spec_scheme_and_default_stanza_agree():
     assert stanza["interval"] == "21600" and stanza["disabled"] == "1"
     assert stanza["python.version"] == "python3" and stanza["python.required"] == "3.9, 3.13"
     assert not any("password" in key or "token" in key for key in stanza)
+
+
+def test_settings_reach_run_sync_only_as_keywords_it_accepts():
+    from malicious_image.settings import InputSettings
+    from malicious_image.splunkd.sync_input import sync_options
+
+    settings = InputSettings(accept_format_change=True)
+
+    def newer(source, writer, state_store, *, cache=None, accept_format_change=False):
+        return None
+
+    def older(source, writer, state_store, *, cache=None):
+        return None
+
+    assert sync_options(settings, newer) == {"accept_format_change": True}
+    assert sync_options(settings, older) == {}
