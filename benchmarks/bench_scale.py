@@ -44,8 +44,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "app" / "bin"), str(ROOT)]
-sys.path.append(str(ROOT / "app" / "lib"))
+sys.path.insert(0, str(ROOT))
+from devtools.paths import use_app_package  # noqa: E402 - the dev tools' one path set-up
+
+use_app_package()
 
 import io  # noqa: E402
 import subprocess  # noqa: E402
