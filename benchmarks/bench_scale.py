@@ -44,8 +44,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "app" / "bin"), str(ROOT)]
-sys.path.append(str(ROOT / "app" / "lib"))
+sys.path.insert(0, str(ROOT))
+from devtools.paths import use_app_package  # noqa: E402 - the dev tools' one path set-up
+
+use_app_package()
 
 import io  # noqa: E402
 import subprocess  # noqa: E402
@@ -145,7 +147,8 @@ def run_modinput(github: GitHubEmulator, loader: str, work: Path) -> dict:
             argv = [sys.executable, "-I", "-S", str(SCRIPT)]
         else:  # the same package with the dev environment's compiled PyYAML (libyaml)
             code = ("import sys; sys.path[:0] = [sys.argv[1]]; sys.path.append(sys.argv[2]); "
-                    "from malicious_image.modinput import main; sys.exit(main(['security_content.py']))")  # fmt: skip
+                    "from malicious_image.splunkd.modinput import main; "
+                    "sys.exit(main(['security_content.py']))")  # fmt: skip
             argv = [sys.executable, "-c", code, str(ROOT / "app" / "bin"), str(ROOT / "app" / "lib")]
         stdin = tempfile.TemporaryFile()
         stdin.write(xml.encode())

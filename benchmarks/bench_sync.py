@@ -53,10 +53,12 @@ CHANGED_SHA = "c0ffee" + "0" * 34
 # -- child side ----------------------------------------------------------------------------------
 def child_sync(spec: dict) -> dict:
     """Run one sync in this process (the child) and return its figures."""
-    sys.path[:0] = [str(ROOT / "app" / "bin"), str(ROOT)]
+    sys.path.insert(0, str(ROOT))
     # The vendored app/lib (pure-Python PyYAML) only as a fallback: the libyaml runs need the host's
     # compiled PyYAML; the pure runs force the pure loader with MALICIOUS_IMAGE_YAML=pure.
-    sys.path.append(str(ROOT / "app" / "lib"))
+    from devtools.paths import use_app_package
+
+    use_app_package()
     from devtools.parallel_parse import Parallel, batch_gc  # as build.py sync (devtools/commands/sync.py)
     from malicious_image.content.github import GitHubSource
     from malicious_image.sync.csv_writer import CsvTableWriter, JsonStateStore

@@ -26,7 +26,6 @@ The evaluator raises on any command or function it lacks: nothing is silently sk
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,16 +33,14 @@ from typing import Any, Dict, List, Sequence, Union
 
 from devtools.cloudtrail import fields as ct_fields
 from devtools.conffile import read_conf
+from devtools.paths import APP, ROOT, use_app_package  # noqa: F401 - ROOT is used by callers
 from devtools.spl import LookupStore, Macro, SearchContext, macros_from_conf, run_search
 from devtools.spl.evalexpr import parse_expression
 from devtools.spl.evalnodes import Env
 from devtools.spl.jsonpath import flatten_text
 from devtools.spl.timefmt import get_zone, relative_time
 
-ROOT = Path(__file__).resolve().parent.parent
-APP = ROOT / "app"
-if str(APP / "bin") not in sys.path:
-    sys.path.insert(0, str(APP / "bin"))
+use_app_package()
 
 from malicious_image import alerting  # noqa: E402
 

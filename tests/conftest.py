@@ -14,8 +14,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app"
-SHARED = ROOT.parent / "shared"
-SNAPSHOTS = SHARED / "security_content"
 
 sys.dont_write_bytecode = True
 for path in (ROOT / "app" / "bin", ROOT):
@@ -24,7 +22,12 @@ for path in (ROOT / "app" / "bin", ROOT):
 if str(APP / "lib") not in sys.path:
     sys.path.append(str(APP / "lib"))
 
+# Paths for tests live in tests/support/paths.py (import them from there, not from conftest);
+# these names stay for the dashboard harness, which still imports them from here.
+from tests.support.paths import SHARED, SNAPSHOTS  # noqa: E402,F401
+
 
 def pytest_configure(config) -> None:
-    if config.pluginmanager.get_plugin("tests.secrets_audit") is None:
-        config.pluginmanager.import_plugin("tests.secrets_audit")
+    for plugin in ("tests.secrets_audit", "tests.support.splunkd"):  # the audit; the `splunkd` fixture
+        if config.pluginmanager.get_plugin(plugin) is None:
+            config.pluginmanager.import_plugin(plugin)

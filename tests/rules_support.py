@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Sequence
 from devtools import replay
 from devtools.cloudtrail import fields as ct_fields
 from devtools.cloudtrail import sample as s
-from tests.conftest import SNAPSHOTS
+from tests.support.paths import SNAPSHOTS
 
 HIGH = "Malicious Image - AWS ECR Container Scanning Findings High - Rule"
 MEDIUM = "Malicious Image - AWS ECR Container Scanning Findings Medium - Rule"

@@ -39,7 +39,7 @@ PROXY_PASSWORD = "pr0xy-PASS-doNotLeak-7731"
 PROXY_PASSWORD_URL_CHARS = "p@ss:w/rd-doNotLeak"
 PROXY_PASSWORD_IN_SETTING = "Pr0xyPassw0rd"
 OTHER_APP_PASSWORD = "not-ours-doNotLeak-123"
-LOG_TEST_SECRETS = ("ghp_SECRETVALUE42", "ghp_redactme0123456789")  # tests/unit/test_splunk_log.py
+LOG_TEST_SECRETS = ("ghp_SECRETVALUE42", "ghp_redactme0123456789")  # tests/unit/test_splunkd_log.py
 
 SECRETS: Dict[str, str] = {
     "GitHub token": GITHUB_TOKEN,

@@ -21,8 +21,8 @@ import uuid
 from pathlib import Path
 from typing import Dict, Iterable, Tuple
 
-from tests.conftest import SNAPSHOTS
 from tests.emulators.github_server import make_tarball
+from tests.support.paths import SNAPSHOTS
 
 OCTOBER_2024 = SNAPSHOTS / "splunk-security_content-b13b314.tar.gz"
 _ID = re.compile(rb"^id:[ \t]*(\S+)[ \t]*$", re.M)

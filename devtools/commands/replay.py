@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from devtools import replay, replay_output
+from devtools import exit_codes, replay, replay_output
 from devtools.spl import SPLError
 
 
@@ -45,13 +45,13 @@ def main(argv: list[str]) -> int:
         outcome = replay.replay_file(args.events, now=args.now, tz=args.tz)
     except replay.ReplayError as exc:
         print(f"replay: {exc}", file=sys.stderr)
-        return 2
+        return exit_codes.USAGE
     except SPLError as exc:
         print(f"replay: a shipped search failed on the SPL evaluator: {exc}", file=sys.stderr)
-        return 3
+        return exit_codes.UNSUPPORTED_SPL
     text = replay_output.jsonl(outcome) if args.format == "jsonl" else replay_output.table(outcome)
     sys.stdout.write(text)
-    return 0
+    return exit_codes.OK
 
 
 def _scheduled(args: argparse.Namespace) -> int:
@@ -59,7 +59,7 @@ def _scheduled(args: argparse.Namespace) -> int:
 
     if args.schedule <= 0 or args.schedule > 24 * 31:
         print("replay: --schedule takes a number of hours between 0 and 744", file=sys.stderr)
-        return 2
+        return exit_codes.USAGE
     try:
         events = replay.load_events(args.events)
         start = replay.parse_now(args.start)
@@ -69,9 +69,9 @@ def _scheduled(args: argparse.Namespace) -> int:
         outcome = replay_schedule.replay_schedule(events, start=start, hours=args.schedule, seed=args.seed, tz=args.tz)
     except (replay.ReplayError, scheduler.ScheduleError) as exc:
         print(f"replay: {exc}", file=sys.stderr)
-        return 2
+        return exit_codes.USAGE
     except SPLError as exc:
         print(f"replay: a shipped search failed on the SPL evaluator: {exc}", file=sys.stderr)
-        return 3
+        return exit_codes.UNSUPPORTED_SPL
     sys.stdout.write(replay_schedule.summary(outcome))
-    return 0
+    return exit_codes.OK

@@ -5,8 +5,8 @@ CSV writer: ``<table>.csv`` files in ``--out``, switched generation by generatio
 ``summary.json`` (the status event), ``sync_state.json`` (so that a second run against an
 unchanged upstream costs one request) and ``.cache/`` (parsed files by blob hash).
 
-Exit status: 0 updated or unchanged, 1 the sync failed (the previous tables are untouched),
-2 bad arguments, 3 another sync holds the output folder.
+Exit status (devtools/exit_codes.py): 0 updated or unchanged, 1 the sync failed (the previous
+tables are untouched), 2 bad arguments, 3 another sync holds the output folder.
 """
 
 from __future__ import annotations
@@ -19,15 +19,22 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, TextIO
 
-ROOT = Path(__file__).resolve().parents[2]
-for _path in (ROOT / "app" / "bin", ROOT / "app" / "lib"):  # the app package, then vendored libraries
-    if _path.is_dir() and str(_path) not in sys.path:
-        sys.path.append(str(_path))
+from devtools.paths import use_app_package
 
+use_app_package()
+
+from devtools import exit_codes  # noqa: E402
 from devtools.parallel_parse import Parallel, batch_gc  # noqa: E402
 from malicious_image.content.archive import MB, ArchiveLimits  # noqa: E402
 from malicious_image.content.attack_sources import AttackSourceError, attack_provider  # noqa: E402
-from malicious_image.content.sources import RetryPolicy, SourceError, source_from_spec  # noqa: E402
+from malicious_image.content.source_base import RetryPolicy, SourceError  # noqa: E402
+from malicious_image.content.source_spec import source_from_spec  # noqa: E402
+from malicious_image.settings import (  # noqa: E402
+    InputSettings,
+    parse_input_settings,
+    proxy_with_password,
+    split_proxy_password,
+)
 from malicious_image.sync.csv_writer import CsvTableWriter, CsvWriterError, JsonStateStore, SyncLockedError  # noqa: E402
 from malicious_image.sync.engine import SyncReport, run_sync  # noqa: E402
 from malicious_image.sync.state import write_atomic  # noqa: E402
@@ -80,24 +87,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _settings(args: argparse.Namespace) -> tuple[InputSettings, str]:
+    """The command line as the input's settings (the one parser and validator) and the proxy
+    password given in ``--proxy`` (kept apart, as the input keeps it in storage/passwords).
+
+    A path is made absolute and ``OWNER/REPO`` becomes its GitHub URL before parsing.
+    """
+    spec = args.source
+    path = Path(spec).expanduser()
+    if "://" not in spec and (path.exists() or spec.endswith((".tar.gz", ".tgz")) or spec.startswith((".", "/", "~"))):
+        spec = str(path.resolve())
+    elif "://" not in spec and spec.count("/") == 1:
+        spec = f"https://github.com/{spec}"
+    proxy, password = split_proxy_password(args.proxy or "")
+    params = {"repository": spec, "ref": args.ref, "proxy": proxy, "api_url": args.api_url}
+    if args.ca_bundle:
+        params["ca_bundle"] = str(Path(args.ca_bundle).expanduser().resolve())
+    return parse_input_settings(params), password
+
+
 def _source(args: argparse.Namespace) -> Any:
+    settings, proxy_password = _settings(args)
+    if args.max_archive_mb < 1:
+        raise ValueError("--max-archive-mb must be at least 1")
+    limits = ArchiveLimits(max_total_bytes=args.max_archive_mb * MB)
+    if settings.is_local:
+        return source_from_spec(settings.repository, ref=args.ref, limits=limits)
     github: Dict[str, Any] = {
-        "proxy": args.proxy,
-        "ca_bundle": args.ca_bundle,
+        "api_url": settings.api_url,
+        "proxy": proxy_with_password(settings.proxy, proxy_password),
+        "ca_bundle": settings.ca_bundle or None,
         "timeout": (10.0, args.timeout),
         "retry_policy": RetryPolicy(attempts=max(1, args.retries), backoff=max(0.0, args.backoff)),
     }
-    if args.api_url:
-        github["api_url"] = args.api_url
     if args.token_env:
         token = os.environ.get(args.token_env, "")
         if not token:
             raise ValueError(f"the environment variable {args.token_env} is empty or not set")
         github["token"] = token
-    if args.max_archive_mb < 1:
-        raise ValueError("--max-archive-mb must be at least 1")
-    limits = ArchiveLimits(max_total_bytes=args.max_archive_mb * MB)
-    return source_from_spec(args.source, ref=args.ref, limits=limits, **github)
+    return source_from_spec(settings.repository, ref=settings.ref, limits=limits, **github)
 
 
 def _attack(args: argparse.Namespace) -> Any:
@@ -184,10 +212,10 @@ def main(argv: List[str] | None = None) -> int:
         attack = _attack(args)
     except (ValueError, SourceError, AttackSourceError) as exc:
         print(f"build.py sync: {exc}", file=sys.stderr)
-        return 2
+        return exit_codes.USAGE
     if args.jobs is not None and args.jobs < 1:
         print("build.py sync: --jobs must be at least 1", file=sys.stderr)
-        return 2
+        return exit_codes.USAGE
     batch_gc()
     out: Path = args.out
     writer = CsvTableWriter(out)
@@ -205,17 +233,17 @@ def main(argv: List[str] | None = None) -> int:
             write_atomic(out / SUMMARY_FILE, (_json(event) + "\n").encode("utf-8"))
     except SyncLockedError as exc:
         print(f"build.py sync: {exc}", file=sys.stderr)
-        return 3
+        return exit_codes.BUSY
     except CsvWriterError as exc:
         print(f"build.py sync: {exc}", file=sys.stderr)
-        return 1
+        return exit_codes.FAILED
     finally:
         if progress is not None:
             progress.close()
     if not args.quiet or report.outcome == "failed":
         stream = sys.stdout if report.outcome != "failed" else sys.stderr
         print("\n".join(format_summary(report)), file=stream)
-    return 1 if report.outcome == "failed" else 0
+    return exit_codes.FAILED if report.outcome == "failed" else exit_codes.OK
 
 
 def _json(event: Dict[str, Any]) -> str:

@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Sequence, Tuple, Union
 
 from devtools.conffile import read_conf
+from devtools.paths import use_app_package
 from devtools.spl.lookups import read_csv
 
 from .model import Detection, SiteSearch, Technique, technique_ids_in
 
+use_app_package()
+from malicious_image.settings import is_true  # noqa: E402
+
 PathLike = Union[str, Path]
-_TRUE = {"1", "true", "t", "yes", "y", "on"}
 ANNOTATION_KEYS = ("action.correlationsearch.annotations", "action.escu.mappings")
 
 
@@ -142,8 +145,8 @@ def read_saved_searches(conf_files: Sequence[str]) -> Dict[Tuple[str, str], Dict
 
 
 def conf_bool(value: str | None) -> bool:
-    """A .conf boolean as Splunk reads it (1, true, yes, on... are true)."""
-    return (value or "").strip().lower() in _TRUE
+    """A .conf boolean as Splunk reads it (:func:`malicious_image.settings.is_true`)."""
+    return is_true(value)
 
 
 def is_enabled(settings: Mapping[str, str]) -> bool:

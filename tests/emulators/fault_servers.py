@@ -8,19 +8,19 @@
   ``407 Proxy Authentication Required`` (RFC 9110 section 15.5.8) and records whether a
   ``Proxy-Authorization`` header came with it.
 - :func:`make_certificates`: a throw-away CA, a server certificate for 127.0.0.1/localhost signed
-  by it, and one for another host name, with the ``openssl`` command line tool.
+  by it, and one for another host name, made by ``tests/support/certs.py`` (the one builder).
 """
 
 from __future__ import annotations
 
-import shutil
 import ssl
-import subprocess
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Tuple
+
+from tests.support.certs import make_ca, openssl_available  # noqa: F401 - openssl_available re-exported
 
 Answer = Tuple[int, dict, bytes]
 
@@ -103,10 +103,6 @@ class Proxy407(LocalServer):
         super().__init__(_answer_407)
 
 
-def openssl_available() -> bool:
-    return shutil.which("openssl") is not None
-
-
 @dataclass(frozen=True)
 class Certificates:
     ca: Path  # the CA certificate: the right ca_bundle
@@ -117,23 +113,8 @@ class Certificates:
 
 
 def make_certificates(folder: Path) -> Certificates:
-    """A CA and two server certificates (EC P-256, valid two days), made with ``openssl``."""
-    folder.mkdir(parents=True, exist_ok=True)
-
-    def run(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder, timeout=60)
-
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Hostile Tests CA",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
-    for name, san in (("server", "IP:127.0.0.1,DNS:localhost"), ("other", "DNS:other-host.example")):
-        (folder / f"{name}.ext").write_text(
-            f"subjectAltName={san}\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
-            "extendedKeyUsage=serverAuth\nauthorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n"
-        )
-        run("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
-        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext")  # fmt: skip
-    return Certificates(
-        folder / "ca.pem", folder / "server.pem", folder / "server.key", folder / "other.pem", folder / "other.key"
-    )
+    """A CA and two server certificates (EC P-256, valid two days), from :mod:`tests.support.certs`."""
+    ca = make_ca(folder, "Hostile Tests CA")
+    server = ca.issue("server", "server", sans=("IP:127.0.0.1", "DNS:localhost"))
+    other = ca.issue("other", "other", sans=("DNS:other-host.example",))
+    return Certificates(ca.cert, server.cert, server.key, other.cert, other.key)

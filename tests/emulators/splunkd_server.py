@@ -19,6 +19,8 @@ Emulation; follows these sections of the Splunk REST API Reference Manual (Splun
 - "Cluster endpoint descriptions": ``shcluster/captain/info`` (503 on a standalone search head;
   on a cluster member the captain's ``id``, ``label``, ``peer_scheme_host_port``,
   ``elected_captain``, ``service_ready_flag``...). ``server/info`` (``serverName``, ``guid``).
+- "Apps endpoint descriptions": ``apps/local/{name}`` (GET: 404 "Application does not exist" when
+  the app is not installed; else the entry with ``disabled`` as a JSON boolean, as Splunk 9 answers).
 - "Input endpoint descriptions": ``receivers/simple`` (POST a raw event with ``index``,
   ``sourcetype``, ``source``, ``host`` query parameters).
 - "Configuration endpoint descriptions": ``configs/conf-{file}`` and ``configs/conf-{file}/{stanza}``
@@ -40,6 +42,7 @@ Small API for tests::
     server.fail_request(3, status=500, match="batch_save")  # fault on the 3rd matching request
     server.drop_request(1, match="storage/passwords")       # close the connection without answer
     server.delay = 0.5                                     # slow every answer
+    server.apps["SplunkEnterpriseSecuritySuite"] = {"disabled": False}  # an installed app
     server.on_request = hook                               # hook(stage, method, path), see below
     server.stop()
 """
@@ -192,6 +195,7 @@ class SplunkdEmulator:
         self.confs: dict[str, dict[str, dict[str, str]]] = {}
         self.passwords: dict[str, dict[str, str]] = {}
         self.events: list[dict[str, Any]] = []
+        self.apps: dict[str, dict[str, Any]] = {}  # other installed apps: name -> {"disabled": bool}
         self.requests: list[tuple[str, str]] = []
         self.batch_sizes: list[int] = []
         self.faults: list[Fault] = []
@@ -397,6 +401,8 @@ class _Handler(BaseHTTPRequestHandler):
                         )
                     ]
                 )
+            if segments[:2] == ["apps", "local"] and len(segments) == 3 and method == "GET":
+                return _app(state, segments[2])
             if segments == ["receivers", "simple"] and method == "POST":
                 event = {
                     "_raw": body.decode("utf-8"),
@@ -410,6 +416,14 @@ class _Handler(BaseHTTPRequestHandler):
             if segments[0] == "configs" and len(segments) >= 2:
                 return _conf(state, method, segments[1:], self._form(body))
         raise HttpError(404, f"Not Found: {rest}")
+
+
+def _app(state: SplunkdEmulator, name: str) -> tuple[int, Any]:
+    if name == state.app:
+        return 200, _feed([(name, {"disabled": False, "version": "1.0.0"})])
+    if name not in state.apps:
+        raise HttpError(404, f"Application does not exist: {name}")
+    return 200, _feed([(name, {"disabled": bool(state.apps[name].get("disabled", False)), "version": "8.0.0"})])
 
 
 def _feed(entries: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:

@@ -8,21 +8,18 @@ import gzip
 import json
 import os
 import re
-import ssl
 import subprocess
 import sys
-import threading
-from http.server import ThreadingHTTPServer
 
 import pytest
 
 from devtools import replay
 from malicious_image import alerting
 from tests import secrets_audit
-from tests.conftest import APP
-from tests.emulators import splunkd_server
 from tests.emulators.splunkd_server import SplunkdEmulator
 from tests.rules_support import HIGH, UNKNOWN
+from tests.support.certs import make_ca, openssl_available
+from tests.support.paths import APP
 
 pytestmark = pytest.mark.runtime
 SCRIPT = APP / "bin" / "malicious_image_notable.py"
@@ -31,44 +28,7 @@ SAMPLE_NOW = "2026-11-21T03:10:00Z"
 ACTION_PYTHON = os.environ.get("MALICIOUS_IMAGE_ACTION_PYTHON", sys.executable)
 
 
-class _EsHandler(splunkd_server._Handler):
-    """The emulator plus the one endpoint the action asks: is Enterprise Security installed?"""
-
-    def _route(self, method, path, query, body):
-        if path.endswith("/apps/local/SplunkEnterpriseSecuritySuite"):
-            if self.headers.get("Authorization") != f"Splunk {self.server_state.session_key}":
-                raise splunkd_server.HttpError(401, "call not properly authenticated", "WARN")
-            if not getattr(self.server_state, "has_es", False):
-                raise splunkd_server.HttpError(
-                    404, "Application does not exist: SplunkEnterpriseSecuritySuite"
-                )
-            return 200, {"entry": [{"name": "SplunkEnterpriseSecuritySuite", "content": {"disabled": False}}]}
-        return super()._route(method, path, query, body)
-
-
-class Splunkd(SplunkdEmulator):
-    """SplunkdEmulator with the ES app endpoint and optional TLS (test-only subclass)."""
-
-    def __init__(self, *, has_es=False, tls=None, **kwargs):
-        super().__init__(**kwargs)
-        self.has_es = has_es
-        self.tls = tls  # (certfile, keyfile) or None
-
-    def start(self):
-        handler = type("Handler", (_EsHandler,), {"server_state": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        if self.tls:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(*self.tls)
-            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        return self
-
-    @property
-    def url(self):
-        return ("https" if self.tls else "http") + f"://127.0.0.1:{self._httpd.server_address[1]}"
+ES_APP = "SplunkEnterpriseSecuritySuite"
 
 
 @pytest.fixture(scope="module")
@@ -143,13 +103,6 @@ def run_action(body, *args):
     return done
 
 
-@pytest.fixture
-def splunkd():
-    server = Splunkd(app_dir=APP).start()
-    yield server
-    server.stop()
-
-
 def test_writes_one_notable_per_result_and_the_risk_events(splunkd, tmp_path, sample_outcome):
     high = _result(sample_outcome, HIGH)
     results = write_results(tmp_path / "results.csv.gz", high.rows)
@@ -205,12 +158,23 @@ def test_anomaly_rule_writes_risk_only_and_multivalues_survive(splunkd, tmp_path
 
 def test_with_enterprise_security_auto_mode_leaves_it_to_es(tmp_path, sample_outcome):
     rows = _result(sample_outcome, HIGH).rows
-    with Splunkd(app_dir=APP, has_es=True) as server:
+    with SplunkdEmulator(app_dir=APP) as server:
+        server.apps[ES_APP] = {"disabled": False}
         done = run_action(payload(server, HIGH, write_results(tmp_path / "r.csv.gz", rows)))
         assert done.returncode == 0 and "mode=es" in done.stderr
         assert server.events == []
         forced = run_action(payload(server, HIGH, tmp_path / "r.csv.gz", mode="standalone"))
         assert forced.returncode == 0 and len(server.events) == 6
+
+
+def test_a_disabled_enterprise_security_counts_as_absent(tmp_path, sample_outcome):
+    rows = _result(sample_outcome, HIGH).rows
+    with SplunkdEmulator(app_dir=APP) as server:
+        server.apps[ES_APP] = {"disabled": True}  # installed, disabled = 1 in its app.conf
+        done = run_action(payload(server, HIGH, write_results(tmp_path / "r.csv.gz", rows)))
+        assert done.returncode == 0, done.stderr
+        assert "mode=es" not in done.stderr and len(server.events) == 6
+        assert ("GET", f"/services/apps/local/{ES_APP}") in server.requests
 
 
 def test_es_mode_never_writes_and_never_asks(splunkd, tmp_path):
@@ -248,40 +212,20 @@ def test_splunkd_refusing_the_event_exits_3(splunkd, tmp_path, sample_outcome):
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
+    if not openssl_available():
+        pytest.skip("the openssl command line tool is missing")
+    ca = make_ca(tmp_path_factory.mktemp("tls"), "Alert Action Test CA")
+    return ca, ca.issue("server", "127.0.0.1", sans=("IP:127.0.0.1",))
 
 
 def test_tls_is_verified(certificate, tmp_path, sample_outcome):
     rows = _result(sample_outcome, UNKNOWN).rows
     results = write_results(tmp_path / "r.csv.gz", rows)
-    with Splunkd(app_dir=APP, tls=certificate) as server:
+    ca, server_cert = certificate
+    with SplunkdEmulator(app_dir=APP, tls=server_cert.pair) as server:
         untrusted = run_action(payload(server, UNKNOWN, results))
         assert untrusted.returncode == 3 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
         assert server.events == []
-        trusted = run_action(payload(server, UNKNOWN, results, ca_file=str(certificate[0])))
+        trusted = run_action(payload(server, UNKNOWN, results, ca_file=str(ca.cert)))
         assert trusted.returncode == 0, trusted.stderr
         assert len(server.events) == 2

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, unquote
 import pytest
 
 from devtools.conffile import read_conf
-from tests.conftest import APP, ROOT
+from tests.support.paths import APP, ROOT
 
 DOC = ROOT / "docs" / "rules.md"
 pytestmark = pytest.mark.skipif(

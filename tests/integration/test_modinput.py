@@ -8,9 +8,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.conftest import APP
 from tests.emulators.splunkd_server import SplunkdEmulator
 from tests.integration.modinput_harness import fixture, log_text, run_modinput
+from tests.support.paths import APP
 
 pytestmark = pytest.mark.runtime
 
@@ -20,13 +20,6 @@ def splunk_home(tmp_path):
     home = tmp_path / "splunk"
     (home / "var" / "log" / "splunk").mkdir(parents=True)
     return home
-
-
-@pytest.fixture
-def splunkd():
-    server = SplunkdEmulator(app_dir=APP).start()
-    yield server
-    server.stop()
 
 
 def run_xml(server, splunk_home, *, api_url="https://api.github.com", server_host="sh1", session_key=None):
@@ -53,7 +46,10 @@ def test_scheme_describes_the_input_for_splunk_web(splunk_home):
     assert scheme.findtext("use_external_validation") == "true"
     assert scheme.findtext("streaming_mode") == "xml"
     names = [arg.get("name") for arg in scheme.iter("arg")]
-    assert names == ["repository", "ref", "proxy", "api_url", "ca_bundle"]
+    assert names == [
+        "repository", "ref", "proxy", "api_url", "ca_bundle",  # the settings before issue 14
+        "splunkd_ca_file", "splunkd_cert_name", "attack_source", "attack_version", "accept_format_change",
+    ]  # fmt: skip
     assert not any("token" in name or "password" in name for name in names)
     assert all(arg.findtext("required_on_create") == "false" for arg in scheme.iter("arg"))
 

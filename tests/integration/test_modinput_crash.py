@@ -23,11 +23,11 @@ import time
 
 import pytest
 
-from tests.conftest import APP
 from tests.emulators.github_server import GitHubEmulator
 from tests.emulators.splunkd_server import SplunkdEmulator
 from tests.integration.crash_support import TABLES, assert_generations_differ, generations, row_set, which_generation
 from tests.integration.modinput_harness import fixture, run_modinput, start_modinput
+from tests.support.paths import APP
 
 # Not marked runtime: it checks the write protocol, not the interpreter; the subprocess still
 # runs the vendored libraries when app/lib exists.

@@ -14,10 +14,10 @@ import time
 import pytest
 
 from tests import hostile_archives as H
-from tests.conftest import APP
 from tests.emulators.github_server import GitHubEmulator
 from tests.emulators.splunkd_server import SplunkdEmulator
 from tests.integration.modinput_harness import fixture, run_modinput
+from tests.support.paths import APP
 
 pytestmark = pytest.mark.runtime
 

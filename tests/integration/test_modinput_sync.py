@@ -13,11 +13,12 @@ import shutil
 
 import pytest
 
-from tests.conftest import APP, SNAPSHOTS
+from malicious_image.sync.tables import TABLE_NAMES
 from tests.emulators.github_server import GitHubEmulator
 from tests.emulators.splunkd_server import SplunkdEmulator
 from tests.integration.modinput_harness import finish, fixture, log_text, run_modinput, start_modinput
 from tests.secrets_audit import GITHUB_TOKEN, PROXY_PASSWORD
+from tests.support.paths import APP, SNAPSHOTS
 
 pytestmark = pytest.mark.runtime
 
@@ -26,7 +27,7 @@ pytest.importorskip("malicious_image.sync.engine", reason="the sync engine (bran
 OLD = SNAPSHOTS / "splunk-security_content-ba8de57.tar.gz"  # 2022, era A
 NEW = SNAPSHOTS / "splunk-security_content-fe159f0.tar.gz"  # 2023, era B
 TOKEN = GITHUB_TOKEN
-TABLES = ("detections", "techniques", "tactics", "groups", "stories", "macros")
+TABLES = TABLE_NAMES  # the one list (malicious_image.sync.tables)
 
 
 class World:

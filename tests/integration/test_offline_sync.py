@@ -8,11 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import SNAPSHOTS
 
 from devtools.commands import sync as sync_command
 from malicious_image.sync.csv_writer import read_csv
 from tests.emulators.github_server import GitHubEmulator
+from tests.support.paths import SNAPSHOTS
 
 TARBALL_2022 = SNAPSHOTS / "splunk-security_content-ba8de57.tar.gz"
 TARBALL_2023 = SNAPSHOTS / "splunk-security_content-fe159f0.tar.gz"

@@ -36,8 +36,8 @@ import pytest
 
 from malicious_image.sync.csv_writer import read_csv
 from tests import secrets_audit
-from tests.conftest import ROOT
 from tests.integration.crash_support import TABLES, assert_generations_differ, generations, row_set, which_generation
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from malicious_image.kvstore import MAX_BATCH_DOCUMENTS, KVStoreStateStore, KVStoreTableWriter, SplunkdClient
+from malicious_image.splunkd.kvstore import MAX_BATCH_DOCUMENTS, KVStoreStateStore, KVStoreTableWriter, SplunkdClient
 from malicious_image.sync.engine import run_sync
-from malicious_image.sync.state import SyncState
-from tests.conftest import APP, SNAPSHOTS
 from tests.emulators.splunkd_server import SplunkdEmulator
+from tests.support.paths import APP, SNAPSHOTS
 from tests.synthetic_content import OCTOBER_2024, scaled_members, write_tarball
 
 pytestmark = pytest.mark.slow
@@ -25,7 +24,7 @@ FACTOR = 2
 @pytest.mark.skipif(not OCTOBER_2024.exists(), reason=f"needs {SNAPSHOTS}")
 def test_twice_the_snapshot_syncs_whole_within_batch_limits(tmp_path):
     from malicious_image.content.reader import member_kind
-    from malicious_image.content.sources import source_from_spec
+    from malicious_image.content.source_spec import source_from_spec
 
     members = dict(scaled_members(FACTOR))
     detection_files = [p for p in members if member_kind(p) == "detection"]
@@ -34,7 +33,7 @@ def test_twice_the_snapshot_syncs_whole_within_batch_limits(tmp_path):
     with SplunkdEmulator(app_dir=APP) as splunkd:
         client = SplunkdClient(splunkd.url, splunkd.session_key)
         writer = KVStoreTableWriter(client)
-        report = run_sync(source_from_spec(str(tarball)), writer, KVStoreStateStore(client, SyncState))
+        report = run_sync(source_from_spec(str(tarball)), writer, KVStoreStateStore(client))
         assert report.outcome == "updated", report.message
         rejected = {r["path"] for r in report.rejected}
         live = splunkd.conf_value("transforms", "malicious_image_detections", "collection")

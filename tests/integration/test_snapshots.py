@@ -28,7 +28,7 @@ from malicious_image.content import yaml_safe
 from malicious_image.content.catalogue import load_tactic_order
 from malicious_image.content.reader import CATALOGUE_PATHS, member_kind, read_catalogue, read_member
 from malicious_image.sync.tables import build_tables, duplicate_detection_ids
-from tests.conftest import SNAPSHOTS
+from tests.support.paths import SNAPSHOTS
 
 # All three snapshots are read in the whole-suite run. The Python 3.9 and 3.13 runs (``-m
 # runtime``) read only the 2024 one: they use the vendored pure-Python PyYAML, which takes about

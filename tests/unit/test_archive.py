@@ -7,7 +7,6 @@ import io
 import tarfile
 
 import pytest
-from conftest import SNAPSHOTS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +20,7 @@ from malicious_image.content.archive import (
     git_blob_sha,
 )
 from tests.emulators.github_server import make_tarball
+from tests.support.paths import SNAPSHOTS
 
 pytestmark = pytest.mark.runtime
 COMMIT = "1234567890abcdef1234567890abcdef12345678"

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from conftest import SNAPSHOTS
 
-from malicious_image.content.sources import DirectorySource, GitHubSource, RetryPolicy, TarballSource
+from malicious_image.content.github import GitHubSource
+from malicious_image.content.sources import DirectorySource, RetryPolicy, TarballSource
 from malicious_image.sync import engine
 from malicious_image.sync.engine import ContentReader, run_sync
 from malicious_image.sync.state import ParseCache, StateError, SyncState
 from tests.emulators.github_server import GitHubEmulator, make_tarball
+from tests.support.paths import SNAPSHOTS
 
 pytestmark = pytest.mark.runtime
 COMMIT_A = "a" * 40

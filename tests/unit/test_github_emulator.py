@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import requests
-from conftest import SNAPSHOTS
 
 from tests.emulators.github_server import GitHubEmulator
+from tests.support.paths import SNAPSHOTS
 
 SHA_2024 = "b13b314aed0e1778335a55620474e7d27289a20a"
 

@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
 
-from malicious_image.kvstore import (
+from malicious_image.splunkd.kvstore import (
     KVStoreError,
     KVStoreStateStore,
     KVStoreTableWriter,
-    SplunkdClient,
     batches,
-    splunkd_verify,
+    kvstore_client,
 )
-from tests.conftest import APP
+from malicious_image.sync.state import SyncState
 from tests.emulators.splunkd_server import SplunkdEmulator
+from tests.support.paths import APP
 
 pytestmark = pytest.mark.runtime
 
 
-@pytest.fixture
-def splunkd():
-    server = SplunkdEmulator(app_dir=APP).start()
-    yield server
-    server.stop()
-
-
 def client_for(server, **kwargs):
-    return SplunkdClient(server.url, server.session_key, retry_delays=(0.0, 0.0), **kwargs)
+    return kvstore_client(server.url, server.session_key, retry_delays=(0.0, 0.0), **kwargs)
 
 
 def rows(n, tag="old"):
@@ -113,36 +105,19 @@ def test_an_unknown_table_fails_before_any_switch(splunkd):
 
 
 def test_a_wrong_session_key_is_a_clear_error(splunkd):
-    client = SplunkdClient(splunkd.url, "not-the-key", retry_delays=())
+    client = kvstore_client(splunkd.url, "not-the-key", retry_delays=())
     with pytest.raises(KVStoreError, match="401"):
         KVStoreTableWriter(client).replace_tables({"macros": rows(1)}, "g1")
 
 
-@dataclasses.dataclass
-class FakeState:
-    commit: str
-    etag: str
-    blobs: dict
-
-
 def test_state_round_trip_keeps_paths_with_dots(splunkd):
-    store = KVStoreStateStore(client_for(splunkd), FakeState)
+    store = KVStoreStateStore(client_for(splunkd))
     assert store.load() is None
-    state = FakeState("b13b314", 'W/"abc"', {"detections/cloud/aws_ecr.yml": "f00d"})
+    state = SyncState(commit="b13b314", etag='W/"abc"', blobs={"detections/cloud/aws_ecr.yml": "f00d"})
     store.save(state)
     store.save(state)  # upsert: still one document
     assert len(splunkd.collections["malicious_image_sync_state"]) == 1
     assert store.load() == state
-
-
-def test_tls_verification_uses_splunks_ca_when_present(tmp_path):
-    assert splunkd_verify(str(tmp_path)) is True
-    auth = tmp_path / "etc" / "auth"
-    auth.mkdir(parents=True)
-    (auth / "cacert.pem").write_text("-----BEGIN CERTIFICATE-----\n")
-    assert splunkd_verify(str(tmp_path)) == str(auth / "cacert.pem")
-    client = SplunkdClient("https://127.0.0.1:8089", "k", verify=splunkd_verify(str(tmp_path)))
-    assert client.session.verify == str(auth / "cacert.pem")
 
 
 def test_a_state_the_lookups_do_not_show_is_not_trusted(splunkd):
@@ -150,95 +125,15 @@ def test_a_state_the_lookups_do_not_show_is_not_trusted(splunkd):
     store = KVStoreStateStore(client)
     writer = KVStoreTableWriter(client)
     writer.replace_tables({"macros": rows(3), "stories": []}, "7-x")
-    store.save({"commit": "abc", "generation": "7-x"})
-    assert store.load() == {"commit": "abc", "generation": "7-x"}
+    store.save(SyncState(commit="abc", generation="7-x"))
+    assert store.load() == SyncState(commit="abc", generation="7-x")
     # a crash after the switch to generation 8 but before the state save
     writer.replace_tables({"macros": rows(3, "new")}, "8-y")
     assert store.load() is None
 
 
-@pytest.fixture(scope="module")
-def splunk_pki(tmp_path_factory):
-    """A CA like Splunk's (SplunkCommonCA) and a server certificate issued to SplunkServerDefaultCert."""
-    import shutil
-    import subprocess
-
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    folder = tmp_path_factory.mktemp("pki")
-
-    def openssl(*args):
-        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
-
-    for name, subject in (("ca", "SplunkCommonCA"), ("other_ca", "SomeOtherCA")):
-        openssl(
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            f"{name}.key",
-            "-out",
-            f"{name}.pem",
-            "-days",
-            "2",
-            "-subj",
-            f"/CN={subject}",
-        )
-    openssl(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=SplunkServerDefaultCert",
-    )
-    openssl(
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-    )
-    return folder
-
-
-def test_tls_to_a_loopback_splunkd_verifies_the_chain_against_splunks_ca(splunk_pki):
-    with SplunkdEmulator(app_dir=APP, tls=(str(splunk_pki / "server.pem"), str(splunk_pki / "server.key"))) as server:
-        assert server.url.startswith("https://127.0.0.1:")
-        good = SplunkdClient(server.url, server.session_key, verify=str(splunk_pki / "ca.pem"))
-        assert KVStoreTableWriter(good).live_collection("macros") == "malicious_image_macros_a"
-        wrong_ca = SplunkdClient(server.url, server.session_key, verify=str(splunk_pki / "other_ca.pem"))
-        with pytest.raises(KVStoreError, match="TLS verification of splunkd failed"):
-            KVStoreTableWriter(wrong_ca).live_collection("macros")
-        system_cas = SplunkdClient(server.url, server.session_key, verify=True)
-        with pytest.raises(KVStoreError, match="TLS verification"):
-            KVStoreTableWriter(system_cas).live_collection("macros")
-    with pytest.raises(ValueError, match="cannot be turned off"):
-        SplunkdClient("https://127.0.0.1:8089", "k", verify=False)
-
-
-def test_a_non_loopback_splunkd_must_match_its_certificate_name(splunk_pki):
-    client = SplunkdClient("https://splunk.example.com:8089", "k", verify=str(splunk_pki / "ca.pem"))
-    adapter = client.session.get_adapter("https://splunk.example.com:8089/services")
-    assert type(adapter).__name__ == "HTTPAdapter"
-
-
 def test_counts_page_through_large_collections(splunkd, monkeypatch):
-    monkeypatch.setattr("malicious_image.kvstore.READ_PAGE", 700)
+    monkeypatch.setattr("malicious_image.splunkd.kvstore.READ_PAGE", 700)
     writer = KVStoreTableWriter(client_for(splunkd))
     writer.replace_tables({"macros": rows(2100)}, "g1")  # 3 full pages and an empty one
     assert len(lookup(splunkd, "macros")) == 2100

@@ -4,57 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from malicious_image.kvstore import SplunkdClient
-from malicious_image.modinput import (
-    InputConfigError,
+from malicious_image.splunkd.kvstore import SplunkdClient
+from malicious_image.splunkd.log import redact
+from malicious_image.splunkd.modinput import (
     RunLock,
     RunSkipped,
     check_captain,
     read_secrets,
-    validate_params,
 )
-from malicious_image.splunk_log import redact
-from malicious_image.sync_runner import proxy_url
+from malicious_image.splunkd.sync_input import proxy_url
 from tests.emulators.splunkd_server import SplunkdEmulator
 from tests.secrets_audit import GITHUB_TOKEN, OTHER_APP_PASSWORD, PROXY_PASSWORD, PROXY_PASSWORD_URL_CHARS
 
 pytestmark = pytest.mark.runtime
-
-
-def test_defaults_fill_an_empty_stanza():
-    assert validate_params({}) == {
-        "repository": "https://github.com/splunk/security_content",
-        "ref": "develop",
-        "proxy": "",
-        "ca_bundle": "",
-        "api_url": "https://api.github.com",
-    }
-
-
-@pytest.mark.parametrize(
-    ("params", "message"),
-    [
-        ({"repository": "https://github.com/splunk"}, "https://github.com/OWNER/NAME"),
-        ({"repository": "https://u:p@github.com/a/b"}, "must not contain credentials"),
-        ({"repository": "relative/path.tar.gz"}, "absolute path"),
-        ({"repository": "/nonexistent/sc.tar.gz"}, "does not exist on this search head"),
-        ({"ref": "../../etc"}, "ref must be a branch, tag or commit SHA"),
-        ({"ref": "dev elop"}, "ref must be"),
-        ({"proxy": "proxy.example.com:3128"}, "proxy must be a URL"),
-        ({"api_url": "http://ghe.example.com/api/v3"}, "plain http only on this host's loopback"),
-        ({"ca_bundle": "/nonexistent.pem"}, "ca_bundle must be the absolute path of a PEM file"),
-    ],
-)
-def test_bad_parameters_say_what_to_enter(params, message):
-    with pytest.raises(InputConfigError, match=message.replace("(", r"\(").replace(".", r"\.")):
-        validate_params(params)
-
-
-def test_local_paths_and_loopback_api_are_accepted(tmp_path):
-    tarball = tmp_path / "sc.tar.gz"
-    tarball.write_bytes(b"")
-    assert validate_params({"repository": str(tarball)})["repository"] == str(tarball)
-    assert validate_params({"api_url": "http://127.0.0.1:8080/"})["api_url"] == "http://127.0.0.1:8080"
 
 
 @pytest.mark.parametrize(
@@ -101,9 +63,9 @@ def test_the_proxy_password_is_put_in_the_url_and_masked():
 def test_spec_scheme_and_default_stanza_agree():
     import re
 
-    from malicious_image.modinput import SecurityContentInput
-    from tests.conftest import APP
+    from malicious_image.splunkd.modinput import SecurityContentInput
     from tests.emulators.splunkd_server import read_conf
+    from tests.support.paths import APP
 
     spec = (APP / "README" / "inputs.conf.spec").read_text()
     assert spec.startswith("[security_content://<name>]")
@@ -114,3 +76,26 @@ def test_spec_scheme_and_default_stanza_agree():
     assert stanza["interval"] == "21600" and stanza["disabled"] == "1"
     assert stanza["python.version"] == "python3" and stanza["python.required"] == "3.9, 3.13"
     assert not any("password" in key or "token" in key for key in stanza)
+
+
+def test_settings_reach_run_sync_as_the_drift_override_and_the_attack_provider(tmp_path):
+    from malicious_image.content.attack_sources import GitHubAttack, LocalAttack, SecurityContentAttack
+    from malicious_image.settings import InputSettings
+    from malicious_image.splunkd.sync_input import sync_options
+
+    def options(**fields):
+        return sync_options(InputSettings(**fields), {}, str(tmp_path))
+
+    on_github = options(accept_format_change=True)
+    assert on_github["accept_format_change"] is True
+    assert isinstance(on_github["attack"], GitHubAttack)  # automatic: the repository is on github.com
+    local = options(repository=str(tmp_path))
+    assert local["accept_format_change"] is False
+    assert isinstance(local["attack"], SecurityContentAttack)  # a local repository never leads to the network
+    enterprise = options(api_url="https://ghe.example.com/api/v3")
+    assert isinstance(enterprise["attack"], SecurityContentAttack)
+    bundle = tmp_path / "enterprise-attack-19.0.json"
+    bundle.write_text("{}")
+    assert isinstance(options(repository=str(tmp_path), attack_source=str(bundle))["attack"], LocalAttack)
+    mirror = options(repository=str(tmp_path), attack_source="https://mirror.example.com/attack/index.json")
+    assert isinstance(mirror["attack"], GitHubAttack) and mirror["attack"].index_url.startswith("https://mirror")

@@ -7,14 +7,15 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import SNAPSHOTS
 from test_engine import CLASSES, COMMIT_A, COMMIT_B, CONTENT, FakeContent, MemoryStateStore, MemoryWriter
 
 from devtools.parallel_parse import ForkedParseCache, forked_parse_many
-from malicious_image.content.sources import GitHubSource, RetryPolicy, TarballSource
+from malicious_image.content.github import GitHubSource
+from malicious_image.content.sources import RetryPolicy, TarballSource
 from malicious_image.sync.engine import run_sync
 from malicious_image.sync.state import ParseCache
 from tests.emulators.github_server import GitHubEmulator, make_tarball
+from tests.support.paths import SNAPSHOTS
 
 MANY = {
     **CONTENT,

@@ -17,7 +17,7 @@ import textwrap
 import pytest
 
 from tests import secrets_audit
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.runtime
 

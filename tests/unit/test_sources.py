@@ -8,13 +8,12 @@ import os
 from types import SimpleNamespace
 
 import pytest
-from conftest import SNAPSHOTS
 
 from malicious_image.content.archive import NotGzipError
-from malicious_image.content.github import parse_repository
+from malicious_image.content.github import GitHubSource, parse_repository
+from malicious_image.content.source_spec import source_from_spec
 from malicious_image.content.sources import (
     DirectorySource,
-    GitHubSource,
     HTTPStatusError,
     NetworkError,
     RateLimitError,
@@ -25,10 +24,10 @@ from malicious_image.content.sources import (
     TarballSource,
     call_with_retries,
     git_head,
-    source_from_spec,
 )
 from tests.emulators.github_server import GitHubEmulator, make_tarball
 from tests.secrets_audit import GITHUB_TOKEN
+from tests.support.paths import SNAPSHOTS
 
 pytestmark = pytest.mark.runtime
 TOKEN = GITHUB_TOKEN

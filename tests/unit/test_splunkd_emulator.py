@@ -13,12 +13,11 @@ NS = "/servicesNS/nobody/malicious_image"
 
 
 @pytest.fixture
-def splunkd():
-    server = SplunkdEmulator().start()
-    server.collections["things"] = []
-    server.collection_config["things"] = {}
-    yield server
-    server.stop()
+def splunkd(splunkd):
+    """The shared emulator (tests/support/splunkd.py) plus a collection of our own."""
+    splunkd.collections["things"] = []
+    splunkd.collection_config["things"] = {}
+    return splunkd
 
 
 def call(server, method, path, *, auth=True, **kwargs):
@@ -182,3 +181,15 @@ def test_faults_fail_drop_and_then_recover(splunkd):
     with pytest.raises(requests.ConnectionError):
         call(splunkd, "GET", path)
     assert call(splunkd, "GET", path).status_code == 200
+
+
+def test_apps_local_answers_installed_apps_and_their_disabled_flag(splunkd):
+    es = "/services/apps/local/SplunkEnterpriseSecuritySuite"
+    absent = call(splunkd, "GET", es, params={"output_mode": "json"})
+    assert absent.status_code == 404 and "Application does not exist" in absent.text
+    splunkd.apps["SplunkEnterpriseSecuritySuite"] = {"disabled": True}
+    entry = call(splunkd, "GET", es, params={"output_mode": "json"}).json()["entry"][0]
+    assert entry["name"] == "SplunkEnterpriseSecuritySuite" and entry["content"]["disabled"] is True
+    own = call(splunkd, "GET", "/services/apps/local/malicious_image").json()["entry"][0]
+    assert own["content"]["disabled"] is False
+    assert call(splunkd, "GET", es, auth=False).status_code == 401

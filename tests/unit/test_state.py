@@ -5,11 +5,11 @@ from __future__ import annotations
 import tarfile
 
 import pytest
-from conftest import SNAPSHOTS
 
 from malicious_image.content import reader
 from malicious_image.content.archive import git_blob_sha
 from malicious_image.sync.state import CACHE_FILE, ParseCache, SyncState, code_fingerprint
+from tests.support.paths import SNAPSHOTS
 
 pytestmark = pytest.mark.runtime
 

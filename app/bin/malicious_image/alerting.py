@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple, Union
 
+from malicious_image.settings import is_true
+
 FieldValue = Union[str, List[str]]
 Row = Mapping[str, FieldValue]
 ACTION_NAME = "malicious_image_notable"
@@ -177,7 +179,7 @@ def settings_from_params(search_name: str, params: Mapping[str, str]) -> AlertSe
         rule_name=str(params.get("rule_name") or search_name),
         detection_id=str(params.get("detection_id") or ""),
         detection_type=str(params.get("detection_type") or ""),
-        notable=str(params.get("notable", "1")).strip().lower() in ("1", "true", "yes"),
+        notable=is_true(params.get("notable", "1")),
         rule_title=str(params.get("rule_title") or params.get("rule_name") or search_name),
         rule_description=str(params.get("rule_description") or ""),
         severity=severity if severity in ES_SEVERITIES else "unknown",

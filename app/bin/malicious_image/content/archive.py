@@ -38,7 +38,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 MB = 1024 * 1024
 _READ_CHUNK = 64 * 1024
 _INFLATE_CHUNK = 256 * 1024
-_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+SHA_RE = re.compile(r"^[0-9a-f]{40}$")  # a full git commit SHA (the one pattern for every source)
 MAX_HEADER_BYTES = 1024 * 1024
 """Largest pax or GNU long-name header data read (GitHub's are under 1 kB)."""
 _EXTENDED_HEADER_TYPES = frozenset(
@@ -354,7 +354,7 @@ class TarballReader:
         try:
             with tarfile.open(fileobj=gunzip, mode="r:", tarinfo=checked) as tar:  # type: ignore[call-overload]
                 comment = str(tar.pax_headers.get("comment", "")).strip().lower()
-                self.commit = comment if _SHA_RE.match(comment) else ""
+                self.commit = comment if SHA_RE.match(comment) else ""
                 for info in tar:
                     member = self._accept(info)
                     if member is None:

@@ -429,7 +429,8 @@ class LocalAttack:
 def attack_provider(
     setting: str, *, version: str = "", cache_dir: str = "", **github: Any
 ) -> SecurityContentAttack | GitHubAttack | LocalAttack:
-    """The provider for an ``attack_source`` setting (``github`` | ``security_content`` | path).
+    """The provider for an ``attack_source`` setting (``github`` | ``security_content`` | the URL of
+    an index.json mirror | path).
 
     Raises:
         AttackSourceError: an unknown setting, a relative path, or github without a cache folder.
@@ -437,9 +438,11 @@ def attack_provider(
     setting = (setting or "github").strip()
     if setting == "security_content":
         return SecurityContentAttack()
-    if setting == "github":
+    if setting == "github" or setting.startswith(("https://", "http://")):
         if not cache_dir:
             raise AttackSourceError("attack_source github needs a cache folder for the last good catalogue")
+        if setting != "github":
+            github["index_url"] = setting  # a mirror of attack-stix-data's index.json
         return GitHubAttack(cache_dir, version=version, **github)
     return LocalAttack(setting, version=version)
 
@@ -455,8 +458,9 @@ def attack_from_settings(
         AttackSourceError: as :func:`attack_provider`.
     """
     get = settings.get if isinstance(settings, Mapping) else lambda key, default="": getattr(settings, key, default)
+    source = getattr(settings, "effective_attack_source", None) or str(get("attack_source", "") or "github")
     return attack_provider(
-        str(get("attack_source", "") or "github"), version=str(get("attack_version", "") or "").strip(),
+        source, version=str(get("attack_version", "") or "").strip(),
         cache_dir=cache_dir, proxy=proxy or "", ca_bundle=ca_bundle or "",
     )  # fmt: skip
 

@@ -28,8 +28,11 @@ import time
 from typing import Any, Iterator, Tuple
 from urllib.parse import quote, urljoin, urlsplit
 
-from malicious_image.content.archive import ArchiveLimits, TarballReader, Wanted
-from malicious_image.content.sources import (
+from malicious_image.content.archive import SHA_RE, ArchiveLimits, TarballReader, Wanted
+from malicious_image.content.source_base import (
+    DEFAULT_API_URL,
+    DEFAULT_REF,
+    DEFAULT_REPOSITORY,
     HTTPStatusError,
     NetworkError,
     ProxyAuthError,
@@ -47,13 +50,9 @@ from malicious_image.content.sources import (
 
 LOG = logging.getLogger("malicious_image.sources")
 
-DEFAULT_REPOSITORY = "https://github.com/splunk/security_content"
-DEFAULT_REF = "develop"
-DEFAULT_API_URL = "https://api.github.com"
 GITHUB_HOSTS = frozenset({"api.github.com", "codeload.github.com", "github.com", "objects.githubusercontent.com"})
 SHA_MEDIA_TYPE = "application/vnd.github.sha"
 USER_AGENT = "malicious_image-security-content-sync/1"
-_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _MAX_REDIRECTS = 5
 _MAX_SHA_ANSWER = 4096  # the "Get a commit" answer in the sha media type is 40 bytes
@@ -230,7 +229,7 @@ class GitHubSource:
         content = _Body(response, None, self._token).read_at_most(_MAX_SHA_ANSWER)
         sha = content.decode("ascii", "replace").strip().lower()
         self.bytes_downloaded += len(content)
-        if not _SHA_RE.match(sha):
+        if not SHA_RE.match(sha):
             raise SourceError(
                 f"GitHub's answer for {self.repository} ref {self.ref!r} is not a commit SHA "
                 f"(content type {response.headers.get('Content-Type', 'none')!r}); check the API URL"

@@ -1,7 +1,8 @@
-"""Where security_content comes from: a GitHub repository, a local ``.tar.gz``, or a local folder.
+"""Local security_content sources: a ``.tar.gz`` or a folder on this host (no network).
 
 Every source (:class:`TarballSource`, :class:`DirectorySource` here, ``GitHubSource`` in
-:mod:`malicious_image.content.github`, importable from here too) has ``repository``, ``ref``,
+:mod:`malicious_image.content.github`) implements
+:class:`~malicious_image.content.source_base.ContentSource`: it has ``repository``, ``ref``,
 ``retry_policy`` (None when retrying makes no sense), ``bytes_downloaded``, ``requests_made``, and
 answers two questions for the sync engine (:mod:`malicious_image.sync.engine`):
 
@@ -14,27 +15,26 @@ answers two questions for the sync engine (:mod:`malicious_image.sync.engine`):
   For GitHub the tarball of the resolved SHA is streamed from ``GET {api}/repos/{o}/{r}/tarball/{sha}``
   (302 to codeload.github.com); redirects are followed only to GitHub's hosts.
 
-Errors are :class:`SourceError` subclasses with messages an admin can act on. The one retry helper
-(:func:`call_with_retries`, or the :func:`retried` method decorator) retries network errors and 5xx
-with exponential backoff and waits out a short rate limit, or fails with the reset time.
+Errors are :class:`SourceError` subclasses with messages an admin can act on; they, the retry helper
+(:func:`call_with_retries`, :func:`retried`) and :class:`Resolution` live in
+:mod:`malicious_image.content.source_base` and are importable from here too.
+:func:`malicious_image.content.source_spec.source_from_spec` builds the source an admin named.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import logging
 import os
-import re
 import stat
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator, List, TypeVar
+from typing import Any, BinaryIO, Iterator, List
 
 from malicious_image.content.archive import (
     MB,
+    SHA_RE,
     ArchiveLimits,
     Member,
     SkippedMember,
@@ -42,136 +42,29 @@ from malicious_image.content.archive import (
     Wanted,
 )
 
+# The shared parts live in source_base (a leaf); they stay importable from here.
+from malicious_image.content.source_base import (  # noqa: F401 - re-exported
+    DEFAULT_API_URL,
+    DEFAULT_REF,
+    DEFAULT_REPOSITORY,
+    ContentSource,
+    HTTPStatusError,
+    NetworkError,
+    ProxyAuthError,
+    RateLimitError,
+    RedirectRefusedError,
+    Resolution,
+    RetryPolicy,
+    ServerError,
+    SourceError,
+    SourceNotFoundError,
+    TLSError,
+    call_with_retries,
+    retried,
+    same_origin,
+)
+
 LOG = logging.getLogger("malicious_image.sources")
-T = TypeVar("T")
-_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
-
-
-# -- errors ------------------------------------------------------------------------------------
-class SourceError(Exception):
-    """The content source could not be read; the message says what to check."""
-
-
-class SourceNotFoundError(SourceError):
-    """A local tarball or folder does not exist, or the repository/ref is unknown upstream."""
-
-
-class NetworkError(SourceError):
-    """Connection refused, name resolution, timeout, or a body cut short (retried)."""
-
-
-class ServerError(SourceError):
-    """GitHub answered 5xx (retried)."""
-
-    def __init__(self, message: str, status: int):
-        super().__init__(message)
-        self.status = status
-
-
-class RateLimitError(SourceError):
-    """GitHub's rate limit is reached; ``wait`` seconds until it resets."""
-
-    def __init__(self, message: str, wait: float, reset_at: float):
-        super().__init__(message)
-        self.wait = wait
-        self.reset_at = reset_at
-
-
-class HTTPStatusError(SourceError):
-    """GitHub refused the request (401, 403, 404, 422, ...): not retried."""
-
-    def __init__(self, message: str, status: int):
-        super().__init__(message)
-        self.status = status
-
-
-class RedirectRefusedError(SourceError):
-    """A redirect pointed at a host GitHub does not use (or downgraded to plain HTTP)."""
-
-
-class ProxyAuthError(SourceError):
-    """The configured proxy refused the credentials (HTTP 407): not retried."""
-
-
-class TLSError(SourceError):
-    """The server's certificate could not be verified (verification is never turned off)."""
-
-
-# -- retries -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long to retry.
-
-    Arguments:
-        attempts: total tries (first one included).
-        backoff: first wait in seconds; then multiplied by ``factor`` up to ``max_backoff``.
-        max_rate_limit_wait: a rate limit resetting within this many seconds is waited out;
-            a longer one fails at once with the reset time.
-        sleep: the sleep function (tests pass a fake).
-    """
-
-    attempts: int = 4
-    backoff: float = 2.0
-    factor: float = 2.0
-    max_backoff: float = 60.0
-    max_rate_limit_wait: float = 60.0
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
-
-
-def call_with_retries(action: Callable[[], T], policy: RetryPolicy, *, what: str) -> T:
-    """Run ``action``, retrying network errors, 5xx and short rate limits as ``policy`` says.
-
-    Arguments:
-        action: the call to make; it raises :class:`NetworkError`, :class:`ServerError` or
-            :class:`RateLimitError` for the failures worth retrying.
-        policy: attempts and waits.
-        what: a few words for the log ("resolve develop").
-
-    Raises:
-        The last error when attempts run out, a :class:`RateLimitError` at once when its reset is
-        further away than ``policy.max_rate_limit_wait``, and any other error at once.
-    """
-    delay = policy.backoff
-    for attempt in range(1, policy.attempts + 1):
-        try:
-            return action()
-        except RateLimitError as exc:
-            if exc.wait > policy.max_rate_limit_wait or attempt == policy.attempts:
-                raise
-            LOG.warning("action=retry what=%r attempt=%d reason=rate_limit wait_s=%.1f", what, attempt, exc.wait)
-            policy.sleep(max(exc.wait, 0.0) + 1.0)
-        except (NetworkError, ServerError) as exc:
-            if attempt == policy.attempts:
-                raise
-            LOG.warning("action=retry what=%r attempt=%d reason=%r wait_s=%.1f", what, attempt, str(exc), delay)
-            policy.sleep(delay)
-            delay = min(delay * policy.factor, policy.max_backoff)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def retried(method: Callable[..., T]) -> Callable[..., T]:
-    """Decorate a source method so that it runs under ``self.retry_policy``."""
-
-    @functools.wraps(method)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> T:
-        return call_with_retries(lambda: method(self, *args, **kwargs), self.retry_policy, what=method.__name__)
-
-    return wrapper
-
-
-# -- what a source returns ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class Resolution:
-    """The answer of :meth:`resolve`: the current commit ("" if not known before reading), the
-    validator to send next time (ETag or file digest), and whether it is the one already synced."""
-
-    commit: str
-    etag: str = ""
-    unchanged: bool = False
-
-
-def same_origin(previous: Any, repository: str, ref: str) -> bool:
-    return previous is not None and previous.repository == repository and previous.ref == ref
 
 
 # -- local tarball -----------------------------------------------------------------------------
@@ -289,7 +182,7 @@ def git_head(root: Path) -> str:
                 head = next((ln.split()[0] for ln in packed.splitlines() if ln.endswith(" " + ref)), "")
     except (OSError, UnicodeDecodeError):
         return ""
-    return head.lower() if _SHA_RE.match(head.lower()) else ""
+    return head.lower() if SHA_RE.match(head.lower()) else ""
 
 
 _CONTENT_FOLDERS = ("detections", "stories", "macros", "lookups")
@@ -339,37 +232,3 @@ class DirectorySource(_LocalSource):
             yield reader
         finally:
             self.bytes_downloaded += reader.compressed_bytes
-
-
-def source_from_spec(spec: str, *, ref: str | None = None, limits: ArchiveLimits | None = None, **github: Any) -> Any:
-    """Build the source an admin named: a local ``.tar.gz``, a local folder, or a GitHub URL.
-
-    Arguments:
-        spec: path of a tarball or folder, or ``https://github.com/OWNER/REPO`` / ``OWNER/REPO``.
-        ref: the GitHub ref (default ``develop``); not allowed for local sources.
-        limits: archive caps for every kind of source (default :class:`ArchiveLimits`).
-        github: keyword arguments for :class:`GitHubSource` (token, api_url, proxy, ...).
-
-    Raises:
-        SourceNotFoundError: a path that looks local but does not exist.
-        ValueError: a GitHub reference that cannot be parsed.
-    """
-    path = Path(spec).expanduser()
-    if "://" not in spec and path.exists():
-        if ref:
-            raise ValueError("--ref applies only to a GitHub source")
-        return DirectorySource(path, limits=limits) if path.is_dir() else TarballSource(path, limits=limits)
-    if spec.endswith((".tar.gz", ".tgz")) or spec.startswith((".", "/", "~")):
-        raise SourceNotFoundError(f"{spec} does not exist")
-    from malicious_image.content.github import DEFAULT_REF, GitHubSource
-
-    return GitHubSource(spec, ref or DEFAULT_REF, limits=limits, **github)
-
-
-def __getattr__(name: str) -> Any:
-    """Import :class:`GitHubSource` lazily (it needs ``requests``; local sources do not)."""
-    if name in ("GitHubSource", "DEFAULT_REPOSITORY", "DEFAULT_REF", "DEFAULT_API_URL"):
-        from malicious_image.content import github
-
-        return getattr(github, name)
-    raise AttributeError(name)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Protocol, Sequence, Tuple
 
 from malicious_image.content.archive import ArchiveError
-from malicious_image.content.sources import Resolution, SourceError, call_with_retries
+from malicious_image.content.source_base import ContentSource, Resolution, SourceError, call_with_retries
 from malicious_image.sync.drift import ContentHealth, FormatDriftError, check_drift, measure
 from malicious_image.sync.state import ParseCache, StateError, SyncState, code_fingerprint
 
@@ -179,7 +179,7 @@ class _Timer:
 
 
 def run_sync(
-    source: Any,
+    source: ContentSource,
     writer: TableWriter,
     state_store: StateStore,
     *,
@@ -194,7 +194,7 @@ def run_sync(
     """Run one sync and return its report; never raises for a failed sync (see ``outcome``).
 
     Arguments:
-        source: a content source (``malicious_image.content.sources``).
+        source: a :class:`~malicious_image.content.source_base.ContentSource`.
         writer: where the tables go (KV store or CSV files).
         state_store: where the :class:`SyncState` is kept.
         cache: the parse cache; None parses every member.

@@ -8,9 +8,9 @@ import textwrap
 
 import pytest
 
-from malicious_image.splunk_log import kv, redact, register_secret
+from malicious_image.splunkd.log import kv, redact, register_secret
 from tests import secrets_audit
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.runtime
 
@@ -32,7 +32,7 @@ def run_logging(tmp_path, splunk_home):
     script = textwrap.dedent(
         """
         import sys
-        from malicious_image.splunk_log import get_logger, register_secret, kv
+        from malicious_image.splunkd.log import get_logger, register_secret, kv
         log = get_logger()
         register_secret("ghp_SECRETVALUE42")
         log.info(kv(event="test", url="https://x-access-token:ghp_SECRETVALUE42@github.com"))

@@ -8,12 +8,16 @@ defaults merged with the saved search's) and ``result`` (the first result row).
 
 The action writes one notable event per result row (when the rule raises notables) and the risk
 events of every row through ``services/receivers/simple`` of the payload's ``server_uri``, with
-the payload's session key, TLS verified.
+the payload's session key, through the one splunkd client
+(:mod:`malicious_image.splunkd.client`): TLS verified against ``param.ca_file`` when set, else the
+CA splunkd uses (server.conf ``[sslConfig] sslRootCAPath``, else ``etc/auth/cacert.pem``). An
+event is sent once (no retry: ``receivers/simple`` is not idempotent).
 
 Mode (``param.mode`` in alert_actions.conf, one setting for the whole app):
 
-- ``auto`` (default): asks splunkd whether Enterprise Security is installed
-  (``apps/local/SplunkEnterpriseSecuritySuite``). With ES the action does nothing, because ES's own
+- ``auto`` (default): asks splunkd whether Enterprise Security is installed and enabled
+  (``apps/local/SplunkEnterpriseSecuritySuite``; an app with ``disabled = 1`` counts as absent, as
+  splunkd does not run a disabled app's searches or actions). With ES the action does nothing, because ES's own
   ``notable`` and ``risk`` actions (also in every rule) write them; without ES it writes them.
 - ``standalone``: always write (even if ES is present, e.g. to a separate index for testing).
 - ``es``: never write (ES only).
@@ -28,28 +32,29 @@ import csv
 import gzip
 import json
 import os
-import ssl
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from typing import IO, Any, Dict, List, Mapping, Sequence
 
 from malicious_image import alerting
+from malicious_image.settings import is_true
+from malicious_image.splunkd.client import SplunkdClient, SplunkdConfigError, SplunkdError
 
 MODES = ("auto", "standalone", "es")
 ES_APP = "SplunkEnterpriseSecuritySuite"
 NOTABLE_SOURCETYPE = alerting.NOTABLE_SOURCETYPE
 RISK_SOURCETYPE = alerting.RISK_SOURCETYPE
 TIMEOUT_SECONDS = 30
+EXIT_OK = 0  # done, or nothing to do
+EXIT_BAD_INPUT = 2  # bad payload or settings (splunkd logs the exit code and stderr)
+EXIT_SPLUNKD = 3  # splunkd refused or could not be reached
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 class AlertActionError(RuntimeError):
     """The action cannot run; ``exit_code`` says whether the payload or splunkd is at fault."""
 
-    def __init__(self, message: str, exit_code: int = 2) -> None:
+    def __init__(self, message: str, exit_code: int = EXIT_BAD_INPUT) -> None:
         super().__init__(message)
         self.exit_code = exit_code
 
@@ -110,75 +115,62 @@ def _decode_row(row: Mapping[str, str | None]) -> Dict[str, Any]:
     return decoded
 
 
-def ssl_context(config: Mapping[str, str]) -> ssl.SSLContext:
-    """TLS context with verification on: system CAs, plus ``param.ca_file`` or Splunk's CA."""
-    context = ssl.create_default_context()
-    ca_file = (config.get("ca_file") or "").strip()
-    if not ca_file and os.environ.get("SPLUNK_HOME"):
-        candidate = os.path.join(os.environ["SPLUNK_HOME"], "etc", "auth", "cacert.pem")
-        ca_file = candidate if os.path.isfile(candidate) else ""
-    if ca_file:
-        try:
-            context.load_verify_locations(cafile=ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise AlertActionError(f"cannot load the CA file {ca_file}: {exc}") from exc
-    return context
-
-
 class Splunkd:
-    """The few splunkd REST calls the action makes."""
+    """The few splunkd REST calls the action makes, over :class:`SplunkdClient`."""
 
-    def __init__(self, server_uri: str, session_key: str, context: ssl.SSLContext) -> None:
-        if not server_uri.startswith(("https://", "http://")):
-            raise AlertActionError(f"server_uri must be an http(s) URL, not {server_uri[:40]!r}")
-        self.base = server_uri.rstrip("/")
-        self._auth = f"Splunk {session_key}"
-        self._context = context
-
-    def _request(self, method: str, path: str, query: Mapping[str, str], body: bytes | None = None) -> int:
-        url = f"{self.base}/{path}?{urllib.parse.urlencode(query)}"
-        headers = {"Authorization": self._auth}
-        request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310 - scheme checked
-        context = self._context if url.startswith("https:") else None
+    def __init__(self, server_uri: str, session_key: str, *, ca_file: str = "") -> None:
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS, context=context) as answer:  # noqa: S310
-                answer.read()
-                return int(answer.status)
-        except urllib.error.HTTPError as exc:
-            return int(exc.code)
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise AlertActionError(f"cannot reach splunkd at {self.base}: {reason}", exit_code=3) from exc
+            self.client = SplunkdClient(
+                server_uri, session_key, verify=ca_file or None, timeout=TIMEOUT_SECONDS, retry_delays=()
+            )
+        except SplunkdConfigError as exc:
+            raise AlertActionError(str(exc)) from None
+        self.base = self.client.base
 
     def has_enterprise_security(self) -> bool:
         """True when the Enterprise Security app is installed and enabled (``apps/local``)."""
-        status = self._request("GET", f"services/apps/local/{ES_APP}", {"output_mode": "json"})
-        if status == 404:
+        try:
+            answer = self.client.call(
+                "GET", self.client.global_url(f"apps/local/{ES_APP}"), params={"output_mode": "json"}, ok=(200, 404)
+            )
+        except SplunkdError as exc:
+            reason = self._reason(exc, f"when asked whether {ES_APP} is installed")
+            raise AlertActionError(reason, EXIT_SPLUNKD) from None
+        if answer.status_code == 404:
             return False
-        if status == 200:
-            return True
-        raise AlertActionError(
-            f"splunkd answered {status} when asked whether {ES_APP} is installed", exit_code=3
-        )
+        try:
+            disabled = answer.json()["entry"][0]["content"].get("disabled", False)
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            raise AlertActionError(f"splunkd answered apps/local/{ES_APP} without its settings", EXIT_SPLUNKD) from None
+        return not is_true(disabled)
 
     def send_event(
         self, event: Mapping[str, Any], *, index: str, sourcetype: str, source: str, host: str
     ) -> None:
-        """POST one event (JSON) to ``receivers/simple``."""
+        """POST one event (JSON) to ``receivers/simple`` (once: a retry could index it twice)."""
         query = {"index": index, "sourcetype": sourcetype, "source": source}
         if host:
             query["host"] = host
         body = json.dumps(event, sort_keys=False, default=str).encode("utf-8")
-        status = self._request("POST", "services/receivers/simple", query, body)
-        if status != 200:
+        try:
+            self.client.call("POST", self.client.global_url("receivers/simple"), params=query, data=body, retry=False)
+        except SplunkdError as exc:
+            if exc.status is None:
+                raise AlertActionError(self._reason(exc, ""), EXIT_SPLUNKD) from None
             raise AlertActionError(
-                f"splunkd refused the event for index {index!r} (HTTP {status}); does the index exist "
+                f"splunkd refused the event for index {index!r} (HTTP {exc.status}); does the index exist "
                 f"and may the search owner write to it?",
-                exit_code=3,
-            )
+                EXIT_SPLUNKD,
+            ) from None
+
+    def _reason(self, exc: SplunkdError, when: str) -> str:
+        if exc.status is not None:
+            return f"splunkd answered {exc.status} {when}"
+        return f"cannot reach splunkd at {self.base}: {exc}"
 
 
-APP_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# app/bin/malicious_image/splunkd/alert_action.py -> app/
+APP_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def app_macro_index(macro: str, app_dir: str = APP_DIR) -> str:
@@ -210,11 +202,12 @@ def run(payload: Mapping[str, Any], *, now: float | None = None) -> Dict[str, in
     """Run the action for one payload; return counts of notables and risk events written."""
     config: Dict[str, str] = {str(k): str(v) for k, v in (payload.get("configuration") or {}).items()}
     settings = alerting.settings_from_params(str(payload["search_name"]), config)
-    splunkd = Splunkd(str(payload["server_uri"]), str(payload["session_key"]), ssl_context(config))
+    ca_file = (config.get("ca_file") or "").strip()
+    splunkd = Splunkd(str(payload["server_uri"]), str(payload["session_key"]), ca_file=ca_file)
     mode = resolve_mode(config, splunkd)
     if mode == "es":
         return {"notables": 0, "risk_events": 0, "mode_es": 1}
-    per_result = str(config.get("per_result", "0")).strip().lower() in ("1", "true")
+    per_result = is_true(config.get("per_result", "0"))
     rows = alerting.triggering_rows(
         per_result, payload.get("result"), lambda: read_results(str(payload["results_file"]))
     )
@@ -241,13 +234,13 @@ def main(argv: Sequence[str], stdin: IO[str] = sys.stdin, stderr: IO[str] = sys.
         print(
             "malicious_image_notable: run by splunkd with --execute and a JSON payload on stdin", file=stderr
         )
-        return 2
+        return EXIT_BAD_INPUT
     try:
         payload = read_payload(stdin)
         counts = run(payload)
     except alerting.AlertSettingsError as exc:
         print(f"ERROR malicious_image_notable: bad settings: {exc}", file=stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except AlertActionError as exc:
         print(f"ERROR malicious_image_notable: {exc}", file=stderr)
         return exc.exit_code
@@ -264,4 +257,4 @@ def main(argv: Sequence[str], stdin: IO[str] = sys.stdin, stderr: IO[str] = sys.
             f"risk_events={counts['risk_events']}",
             file=stderr,
         )
-    return 0
+    return EXIT_OK

@@ -20,107 +20,52 @@ A run, for each stanza:
    a GitHub token) and ``proxy_password`` (optional, with the user name in the ``proxy`` URL).
    They are registered with the log redactor before anything else happens and never appear in a
    parameter, a log line or an event.
-4. ``run_sync`` with the KV store writer and state store (:mod:`malicious_image.kvstore`) and a
+4. ``run_sync`` with the KV store writer and state store (:mod:`malicious_image.splunkd.kvstore`) and a
    parse cache in ``checkpoint_dir``.
 5. One status event (sourcetype ``malicious_image:sync``, JSON) on stdout, and one log line.
    Any error becomes a ``failed`` status event and one ERROR log line; never a traceback on stdout.
+
+Settings: :mod:`malicious_image.settings` (one parser and validator; the scheme's arguments are
+generated from its ``FIELDS``). splunkd: :mod:`malicious_image.splunkd.client` (one client; TLS
+verified against the CA of server.conf ``[sslConfig]``, see its docstring).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Mapping
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
 
 from splunklib.modularinput import Argument, Event, EventWriter, Scheme, Script
 
-from malicious_image import sync_runner
-from malicious_image.kvstore import KVStoreError, SplunkdClient
-from malicious_image.splunk_log import get_logger, kv, redact, register_secret
+from malicious_image.settings import (
+    FIELDS,
+    PASSWORD_REALM,
+    PROXY_PASSWORD_NAME,
+    TOKEN_NAME,
+    InputConfigError,
+    InputSettings,
+    parse_input_settings,
+)
+from malicious_image.splunkd import sync_input
+from malicious_image.splunkd.client import SplunkdClient
+from malicious_image.splunkd.kvstore import KVStoreError, kvstore_client
+from malicious_image.splunkd.log import get_logger, kv, redact, register_secret
 
 SCHEME_NAME = "security_content"
 SOURCETYPE = "malicious_image:sync"
-PASSWORD_REALM = "malicious_image"  # noqa: S105 - a realm name, not a secret
-TOKEN_NAME = "github_token"  # noqa: S105 - a storage/passwords entry name
-PROXY_PASSWORD_NAME = "proxy_password"  # noqa: S105 - an entry name
-DEFAULT_REPOSITORY = "https://github.com/splunk/security_content"
-DEFAULT_REF = "develop"
-DEFAULT_API_URL = "https://api.github.com"
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 LOCK_NAME = "security_content.lock"
-_REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
-
-
-class InputConfigError(ValueError):
-    """A stanza parameter is invalid; the message tells the admin what to enter instead."""
+__all__ = ["PASSWORD_REALM", "PROXY_PASSWORD_NAME", "TOKEN_NAME", "InputConfigError", "SecurityContentInput"]
 
 
 class RunSkipped(Exception):
     """This run must not sync (SHC member that is not captain, or another run holds the lock)."""
 
 
-# -- parameters -----------------------------------------------------------------------------------
-def validate_params(params: Mapping[str, Any]) -> dict[str, str]:
-    """Check a stanza's parameters and return them with defaults filled in.
-
-    Raises:
-        InputConfigError: with a message an admin can act on.
-    """
-    repository = str(params.get("repository") or DEFAULT_REPOSITORY).strip()
-    ref = str(params.get("ref") or DEFAULT_REF).strip()
-    proxy = str(params.get("proxy") or "").strip()
-    ca_bundle = str(params.get("ca_bundle") or "").strip()
-    api_url = str(params.get("api_url") or DEFAULT_API_URL).strip().rstrip("/")
-    url = urlsplit(repository)
-    if url.scheme in ("http", "https"):
-        if url.scheme != "https":
-            raise InputConfigError(f"repository must use https:// (got {url.scheme}://)")
-        if url.username or url.password:
-            raise InputConfigError(
-                "repository must not contain credentials; store a GitHub token in "
-                f"storage/passwords (realm {PASSWORD_REALM}, name {TOKEN_NAME})"
-            )
-        if len([p for p in url.path.split("/") if p]) != 2:
-            raise InputConfigError(f"repository must look like https://github.com/OWNER/NAME (got {repository})")
-    elif not os.path.isabs(repository):
-        raise InputConfigError(
-            "repository must be an https:// GitHub URL or the absolute path of a "
-            f".tar.gz or folder on this search head (got {repository!r})"
-        )
-    elif not os.path.exists(repository):
-        raise InputConfigError(f"repository path {repository} does not exist on this search head")
-    if not _REF_RE.match(ref) or ".." in ref:
-        raise InputConfigError(f"ref must be a branch, tag or commit SHA such as develop or v4.42.0 (got {ref!r})")
-    if proxy:
-        purl = urlsplit(proxy)
-        if purl.scheme not in ("http", "https") or not purl.hostname:
-            raise InputConfigError(f"proxy must be a URL such as http://proxy.example.com:3128 (got {redact(proxy)!r})")
-        if purl.password:
-            raise InputConfigError(
-                "proxy must not contain a password; store it in storage/passwords "
-                f"(realm {PASSWORD_REALM}, name {PROXY_PASSWORD_NAME}) and keep only "
-                "http://USER@host:port here"
-            )
-    api = urlsplit(api_url)
-    if not api.hostname or not (api.scheme == "https" or (api.scheme == "http" and api.hostname in LOOPBACK_HOSTS)):
-        raise InputConfigError(
-            "api_url must be https://api.github.com or, for GitHub Enterprise, "
-            f"https://HOST/api/v3 (plain http only on this host's loopback; got {api_url!r})"
-        )
-    if api.username or api.password:
-        raise InputConfigError("api_url must not contain credentials")
-    if ca_bundle and not (os.path.isabs(ca_bundle) and os.path.isfile(ca_bundle)):
-        raise InputConfigError(
-            f"ca_bundle must be the absolute path of a PEM file on this search head (got {ca_bundle!r})"
-        )
-    return {"repository": repository, "ref": ref, "proxy": proxy, "ca_bundle": ca_bundle, "api_url": api_url}
-
-
+# -- secrets ---------------------------------------------------------------------------------------
 def read_secrets(client: SplunkdClient) -> dict[str, str]:
     """The token and proxy password from storage/passwords (realm ``malicious_image``), if stored.
 
@@ -223,36 +168,11 @@ class SecurityContentInput(Script):
         scheme.use_external_validation = True
         scheme.use_single_instance = False
         scheme.streaming_mode = Scheme.streaming_mode_xml
-        for name, title, description in (
-            (
-                "repository",
-                "Repository",
-                "https://github.com/OWNER/NAME, or the absolute path of a .tar.gz or "
-                f"folder on this search head. Default {DEFAULT_REPOSITORY}.",
-            ),
-            ("ref", "Ref", f"Branch, tag or commit SHA. Default {DEFAULT_REF}."),
-            (
-                "proxy",
-                "Proxy",
-                "http://[USER@]host:port, without a password (the password goes in "
-                f"storage/passwords, realm {PASSWORD_REALM}, name {PROXY_PASSWORD_NAME}).",
-            ),
-            (
-                "api_url",
-                "GitHub API URL",
-                f"Default {DEFAULT_API_URL}; GitHub Enterprise: https://HOST/api/v3.",
-            ),
-            (
-                "ca_bundle",
-                "CA bundle",
-                "Absolute path of a PEM file to verify GitHub or the proxy against "
-                "(TLS-inspecting proxies). Default: the bundled CA list.",
-            ),
-        ):
+        for field in FIELDS:
             argument = Argument(
-                name,
-                title=title,
-                description=description,
+                field.name,
+                title=field.title,
+                description=field.description,
                 data_type=Argument.data_type_string,
                 required_on_create=False,
                 required_on_edit=False,
@@ -262,7 +182,7 @@ class SecurityContentInput(Script):
 
     def validate_input(self, definition: Any) -> None:
         try:
-            validate_params(definition.parameters)
+            parse_input_settings(definition.parameters)
         except InputConfigError as exc:
             raise InputConfigError(redact(str(exc))) from None
 
@@ -286,18 +206,23 @@ def run_stanza(stanza: str, params: Mapping[str, Any], metadata: Mapping[str, An
     event: dict[str, Any] = {
         "outcome": "failed",
         "stanza": stanza,
-        "repository": str(params.get("repository") or DEFAULT_REPOSITORY),
-        "ref": str(params.get("ref") or DEFAULT_REF),
+        "repository": str(params.get("repository") or InputSettings.repository),
+        "ref": str(params.get("ref") or InputSettings.ref),
     }
     try:
         register_secret(str(metadata.get("session_key") or ""))
-        settings = validate_params(params)
-        client = SplunkdClient(str(metadata["server_uri"]), str(metadata["session_key"]))
+        settings = parse_input_settings(params)
+        client = kvstore_client(
+            str(metadata["server_uri"]),
+            str(metadata["session_key"]),
+            verify=settings.splunkd_ca_file or None,
+            cert_name=settings.splunkd_cert_name,
+        )
         event["search_head"] = check_captain(client, str(metadata.get("server_host", "")))
         checkpoint_dir = str(metadata["checkpoint_dir"])
         with RunLock(os.path.join(checkpoint_dir, LOCK_NAME)):
             secrets = read_secrets(client)
-            event.update(sync_runner.run(settings, secrets, client, checkpoint_dir))
+            event.update(sync_input.run(settings, secrets, client, checkpoint_dir))
     except RunSkipped as exc:
         event.update(outcome="skipped", message=str(exc))
     except Exception as exc:  # every error becomes a status event and one log line

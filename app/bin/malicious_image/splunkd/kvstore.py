@@ -41,14 +41,7 @@ definition and not the state: the definition is what readers resolve, so it is t
 In a search head cluster the KV store and conf changes made over REST replicate to every member;
 the writer runs only on the captain (see modinput).
 
-TLS: splunkd's certificate at ``server_uri`` is usually signed by Splunk's own CA, not a public
-one. :func:`splunkd_verify` verifies the chain against ``$SPLUNK_HOME/etc/auth/cacert.pem`` when
-that file exists (else the system's CA bundle); verification is never turned off. splunkd hands
-modular inputs ``https://127.0.0.1:8089``, and its default certificate is issued to
-``SplunkServerDefaultCert``, not to an address, so for a loopback ``server_uri`` only (127.0.0.1,
-::1, localhost) the certificate's name is not compared with the address: the chain must still
-lead to Splunk's CA, whose key only splunkd's own user can read. Any other ``server_uri`` gets the
-full check, name included.
+TLS, session key, retries: :mod:`malicious_image.splunkd.client` (the one splunkd client).
 
 The state of the last run is one document (``_key = "state"``) in ``malicious_image_sync_state``;
 the state itself is kept as a JSON string because its per-file hashes are keyed by paths, which
@@ -57,138 +50,36 @@ contain dots that the KV store does not allow in field names.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-import requests
-from requests.adapters import HTTPAdapter
+from malicious_image.splunkd.client import SplunkdClient, SplunkdError, splunkd_verify  # noqa: F401 - re-exported
+from malicious_image.sync.state import StateError, SyncState
+from malicious_image.sync.tables import TABLE_NAMES
 
-APP = "malicious_image"
-OWNER = "nobody"
 PREFIX = "malicious_image_"
 SLOTS = ("a", "b")
-TABLES = ("detections", "techniques", "tactics", "groups", "stories", "macros")  # = sync.tables.TABLE_NAMES
 STATE_COLLECTION = "malicious_image_sync_state"
 STATE_KEY = "state"
 MAX_BATCH_DOCUMENTS = 1000
 MAX_BATCH_BYTES = 8 * 1024 * 1024
-RETRY_DELAYS = (0.5, 1.0)
-LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
-TIMEOUT = 60.0
 READ_PAGE = 10000
 
 
-class KVStoreError(Exception):
-    """A KV store or splunkd REST call failed; the message says which call and what to check."""
+class KVStoreError(SplunkdError):
+    """A KV store or splunkd REST call failed; the message says which call and what to check.
 
-
-def splunkd_verify(splunk_home: str | None = None) -> str | bool:
-    """What ``requests`` should verify splunkd's certificate against.
-
-    ``$SPLUNK_HOME/etc/auth/cacert.pem`` (Splunk's own CA, which signs the default server
-    certificate) when it exists; otherwise True (the system's CA bundle). Never False.
-    """
-    home = splunk_home if splunk_home is not None else os.environ.get("SPLUNK_HOME", "")
-    cacert = os.path.join(home, "etc", "auth", "cacert.pem") if home else ""
-    return cacert if cacert and os.path.isfile(cacert) else True
-
-
-class _LoopbackTLSAdapter(HTTPAdapter):
-    """Verifies the certificate chain but not the name (loopback server_uri only; see module doc)."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["assert_hostname"] = False
-        super().init_poolmanager(*args, **kwargs)
-
-
-class SplunkdClient:
-    """A small splunkd REST client: session key auth, app namespace, retries on 5xx and drops.
-
-    Arguments:
-        server_uri: ``https://127.0.0.1:8089`` as splunkd gives it in the input XML.
-        session_key: the session key from the input XML (never logged).
-        verify: see :func:`splunkd_verify`.
+    The modular input's client raises it for every splunkd call (``SplunkdClient(error=KVStoreError)``),
+    so a failed run's status event says ``error=KVStoreError``.
     """
 
-    def __init__(
-        self,
-        server_uri: str,
-        session_key: str,
-        *,
-        app: str = APP,
-        owner: str = OWNER,
-        verify: str | bool | None = None,
-        timeout: float = TIMEOUT,
-        retry_delays: Sequence[float] = RETRY_DELAYS,
-    ) -> None:
-        self.base = server_uri.rstrip("/")
-        self.app = app
-        self.owner = owner
-        self.timeout = timeout
-        self.retry_delays = tuple(retry_delays)
-        self.requests_made = 0
-        self.session = requests.Session()
-        self.session.trust_env = False  # splunkd is local: never through an HTTP(S)_PROXY
-        self.session.headers["Authorization"] = f"Splunk {session_key}"
-        parts = urlsplit(self.base)
-        if parts.scheme == "https":
-            self.session.verify = splunkd_verify() if verify is None else verify
-            if self.session.verify is False:
-                raise ValueError("TLS verification of splunkd cannot be turned off")
-            if parts.hostname in LOOPBACK_HOSTS:
-                self.session.mount(self.base + "/", _LoopbackTLSAdapter())
 
-    def ns(self, path: str) -> str:
-        """URL of ``path`` in the app's namespace (``/servicesNS/nobody/<app>/<path>``)."""
-        return f"{self.base}/servicesNS/{self.owner}/{self.app}/{path}"
-
-    def global_url(self, path: str) -> str:
-        """URL of ``path`` outside any app (``/services/<path>``)."""
-        return f"{self.base}/services/{path}"
-
-    def call(
-        self, method: str, url: str, *, ok: Sequence[int] = (200, 201), retry: bool = True, **kwargs: Any
-    ) -> requests.Response:
-        """Send one request; retry 5xx answers and broken connections (idempotent calls only).
-
-        Raises:
-            KVStoreError: the last answer was not in ``ok`` or splunkd could not be reached.
-        """
-        attempts = (0.0, *self.retry_delays) if retry else (0.0,)
-        what = f"{method} {urlsplit(url).path}"
-        failure = ""
-        for delay in attempts:
-            time.sleep(delay)
-            self.requests_made += 1
-            try:
-                answer = self.session.request(method, url, timeout=self.timeout, **kwargs)
-            except requests.exceptions.SSLError as exc:
-                raise KVStoreError(
-                    f"{what}: TLS verification of splunkd failed ({type(exc).__name__}); "
-                    "check $SPLUNK_HOME/etc/auth/cacert.pem and server.conf [sslConfig]"
-                ) from None
-            except requests.RequestException as exc:
-                failure = f"splunkd did not answer ({type(exc).__name__})"
-                continue
-            if answer.status_code in ok:
-                return answer
-            failure = f"HTTP {answer.status_code}: {_splunk_message(answer)}"
-            if answer.status_code < 500:
-                break
-        raise KVStoreError(f"{what} failed: {failure}")
-
-
-def _splunk_message(answer: requests.Response) -> str:
-    try:
-        messages = answer.json().get("messages") or []
-        return "; ".join(str(m.get("text", "")) for m in messages)[:300] or answer.reason
-    except (ValueError, AttributeError):
-        return (answer.text or answer.reason or "")[:300]
+def kvstore_client(server_uri: str, session_key: str, **options: Any) -> SplunkdClient:
+    """A :class:`SplunkdClient` whose failures are :class:`KVStoreError` (see the client's options)."""
+    return SplunkdClient(server_uri, session_key, error=KVStoreError, **options)
 
 
 def batches(
@@ -248,8 +139,9 @@ class KVStoreTableWriter:
         """Write every table into its standby collection, then switch the lookup definitions.
 
         Raises:
-            KVStoreError: a write or the final count failed (no lookup definition was switched), or
-                a switch failed (those already switched are switched back, best effort).
+            SplunkdError: a write or the final count failed (no lookup definition was switched), or
+                a switch failed (those already switched are switched back, best effort); a
+                :class:`KVStoreError` from a :func:`kvstore_client` or for a wrong count.
         """
         plan = []
         for table, rows in tables.items():
@@ -262,11 +154,11 @@ class KVStoreTableWriter:
             for table, live, standby in plan:
                 self._point(table, standby)
                 switched.append((table, live))
-        except KVStoreError:
+        except SplunkdError:
             for table, live in reversed(switched):  # best effort: back to the untouched old tables
                 try:
                     self._point(table, live)
-                except KVStoreError:
+                except SplunkdError:
                     pass  # that table stays whole on the new generation; the next run rewrites all
             raise
 
@@ -320,13 +212,12 @@ class KVStoreStateStore:
     instead of a wrong "unchanged".
     """
 
-    def __init__(self, client: SplunkdClient, state_type: type | None = None, tables: Sequence[str] = TABLES) -> None:
+    def __init__(self, client: SplunkdClient, *, tables: Sequence[str] = TABLE_NAMES) -> None:
         self.client = client
-        self.state_type = state_type
         self.tables = tuple(tables)
         self.url = client.ns(f"storage/collections/data/{STATE_COLLECTION}")
 
-    def load(self) -> Any:
+    def load(self) -> SyncState | None:
         """The state of the last complete run, or None when there is none, it is unreadable, or
         the lookups do not show its generation (then the next run rewrites every table)."""
         answer = self.client.call("GET", f"{self.url}/{STATE_KEY}", ok=(200, 404))
@@ -339,7 +230,10 @@ class KVStoreStateStore:
         generation = str(data.get("generation") or "")
         if generation and any(g not in ("", generation) for g in self.live_generations().values()):
             return None
-        return state_from_dict(data, self.state_type)
+        try:
+            return SyncState.from_dict(data)
+        except (StateError, TypeError):
+            return None  # a state of another shape: the next run does a full sync
 
     def live_generations(self) -> dict[str, str]:
         """The ``generation`` of one document of each lookup's live collection ("" when empty)."""
@@ -351,9 +245,9 @@ class KVStoreStateStore:
             found[table] = str(docs[0].get("generation", "")) if docs else ""
         return found
 
-    def save(self, state: Any) -> None:
+    def save(self, state: SyncState) -> None:
         """Save ``state`` in one request (batch_save upserts the ``state`` document)."""
-        data = state_to_dict(state)
+        data = state.to_dict()
         document = {
             "_key": STATE_KEY,
             "state_json": json.dumps(data, sort_keys=True),
@@ -366,23 +260,3 @@ class KVStoreStateStore:
             data=json.dumps([document]).encode("utf-8"),
             headers={"Content-Type": "application/json"},
         )
-
-
-def state_to_dict(state: Any) -> dict[str, Any]:
-    """A ``SyncState`` as a JSON-able dict (``to_dict()`` when it has one, else its dataclass fields)."""
-    if hasattr(state, "to_dict"):
-        return dict(state.to_dict())
-    if dataclasses.is_dataclass(state) and not isinstance(state, type):
-        return dataclasses.asdict(state)
-    if isinstance(state, Mapping):
-        return dict(state)
-    raise TypeError(f"cannot store a sync state of type {type(state).__name__}")
-
-
-def state_from_dict(data: dict[str, Any], state_type: type | None) -> Any:
-    """Rebuild a ``SyncState`` (``from_dict()`` when it has one, else its constructor)."""
-    if state_type is None:
-        return data
-    if hasattr(state_type, "from_dict"):
-        return state_type.from_dict(data)
-    return state_type(**data)
