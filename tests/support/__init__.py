@@ -1,0 +1,1 @@
+"""Shared test set-up: paths, the emulated-splunkd fixture, the certificate builder."""
