@@ -33,7 +33,8 @@ truncation) live in :mod:`tests.emulators.splunkd_platform`, each with the docum
   (GET; POST ``name=`` creates a stanza, POST on a stanza updates its keys).
 
 Differences from Splunk, on purpose: ``tls=None`` serves plain HTTP (splunkd always serves HTTPS;
-only tests of something else than splunkd's TLS, such as the alert action's subclass, use it); entity endpoints answer JSON whatever
+only tests of something else than splunkd's TLS, such as the alert action's subclass, use it);
+entity endpoints answer JSON whatever
 ``output_mode`` says (clients here always ask for ``output_mode=json``); one app namespace (the
 collections and conf stanzas of ``app``, reachable under ``/servicesNS/<owner>/<app>/`` and
 ``/services/``); the query language covers equality, ``$and``/``$or``/``$nor``, ``$ne``, ``$gt``,
@@ -197,7 +198,8 @@ class SplunkdEmulator:
         # server.conf sslRootCAPath), a (certificate chain PEM, key PEM) pair, or None (plain HTTP)
         self.tls = tls
         self._own_home = splunk_home is None
-        self.splunk_home = Path(splunk_home) if splunk_home is not None else Path(tempfile.mkdtemp(prefix="splunk-home-"))
+        home = splunk_home if splunk_home is not None else tempfile.mkdtemp(prefix="splunk-home-")
+        self.splunk_home = Path(home)
         self.ca_file: Path | None = None  # the CA a client must trust (set by start())
         self.cert_name = ""  # the name in splunkd's certificate (set by start())
         self.session_key = session_key or secrets.token_hex(16)

@@ -29,6 +29,7 @@ def splunkd():
 
 
 def client_for(server, **kwargs):
+    kwargs.setdefault("verify", str(server.ca_file))
     return SplunkdClient(server.url, server.session_key, retry_delays=(0.0, 0.0), **kwargs)
 
 
@@ -113,7 +114,7 @@ def test_an_unknown_table_fails_before_any_switch(splunkd):
 
 
 def test_a_wrong_session_key_is_a_clear_error(splunkd):
-    client = SplunkdClient(splunkd.url, "not-the-key", retry_delays=())
+    client = SplunkdClient(splunkd.url, "not-the-key", retry_delays=(), verify=str(splunkd.ca_file))
     with pytest.raises(KVStoreError, match="401"):
         KVStoreTableWriter(client).replace_tables({"macros": rows(1)}, "g1")
 

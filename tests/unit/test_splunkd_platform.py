@@ -12,10 +12,10 @@ import time
 import pytest
 import requests
 
+from tests.conftest import APP
 from tests.emulators.splunkd_platform import KVSTORE_STARTING_TEXT, truncate
 from tests.emulators.splunkd_server import ShCluster, SplunkdEmulator
 from tests.support import certs
-from tests.conftest import APP
 from tests.support.splunkd_tls import trusting_session
 
 pytestmark = pytest.mark.skipif(not certs.openssl_available(), reason="the openssl command line tool is missing")
@@ -53,7 +53,7 @@ def test_default_install_serves_splunks_default_certificate_named_only_by_its_cn
         assert dict(x[0] for x in peer["subject"])["commonName"] == "SplunkServerDefaultCert"
         assert "subjectAltName" not in peer
         # Python's default context checks the address against the certificate: it fails
-        with pytest.raises(ssl.SSLCertVerificationError, match="IP address mismatch|doesn't match"):
+        with pytest.raises(ssl.SSLCertVerificationError, match=r"IP address mismatch|doesn't match"):
             handshake(server, server.ca_file)
         with pytest.raises(requests.exceptions.SSLError):
             requests.get(server.url + "/services/server/info", verify=str(server.ca_file), timeout=5)
@@ -118,7 +118,7 @@ def test_the_kv_store_says_starting_and_refuses_calls_until_ready():
         assert get(server, "/servicesNS/nobody/malicious_image/configs/conf-transforms").status_code == 200
         time.sleep(0.7)
         assert content(get(server, "/services/kvstore/status"))["current"]["status"] == "ready"
-        assert get(server, "/servicesNS/nobody/malicious_image/storage/collections/data/malicious_image_macros_a").json() == []
+        assert get(server, "/servicesNS/nobody/malicious_image/storage/collections/data/malicious_image_macros_a").json() == []  # noqa: E501
         server.kvstore.status = "failed"
         assert get(server, "/servicesNS/nobody/malicious_image/storage/collections/config").status_code == 503
 

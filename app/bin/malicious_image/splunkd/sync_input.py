@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from malicious_image.splunkd.kvstore import KVStoreStateStore, KVStoreTableWriter, SplunkdClient
@@ -55,18 +55,40 @@ def build_source(settings: Mapping[str, str], secrets: Mapping[str, str]) -> Any
 
 
 def run(
-    settings: Mapping[str, str], secrets: Mapping[str, str], client: SplunkdClient, checkpoint_dir: str
+    settings: Mapping[str, str],
+    secrets: Mapping[str, str],
+    client: SplunkdClient,
+    checkpoint_dir: str,
+    *,
+    before_switch: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """One sync into the KV store; returns the status event (outcome updated, unchanged or failed)."""
+    """One sync into the KV store; returns the status event (outcome updated, unchanged or failed).
+
+    ``before_switch`` is handed to the KV store writer (the cluster's captaincy check); if it
+    raised, that exception is raised again here (the engine reports it as a failure otherwise).
+    """
     from malicious_image.sync import state as state_module
     from malicious_image.sync.engine import run_sync
 
     source = build_source(settings, secrets)
-    writer = KVStoreTableWriter(client)
+    raised: list[BaseException] = []
+
+    def guarded() -> None:
+        try:
+            before_switch() if before_switch is not None else None
+        except Exception as exc:
+            raised.append(exc)
+            raise
+
+    writer = KVStoreTableWriter(client, before_switch=guarded if before_switch is not None else None)
     store = KVStoreStateStore(client, getattr(state_module, "SyncState", None))
     cache = state_module.ParseCache(os.path.join(checkpoint_dir, PARSE_CACHE_DIR))
     report = run_sync(source, writer, store, cache=cache)
-    event = dict(report.to_event())
+    if raised:
+        raise raised[0]
+    # every rejection: the status event's byte cap (splunkd/status_event.py) shortens the list and
+    # logs it whole
+    event = dict(report.to_event(max_rejected=max(1, len(report.rejected))))
     event["kvstore"] = {
         "requests": client.requests_made,
         "batches": len(writer.batch_sizes),
