@@ -83,7 +83,7 @@ def run(
     writer = KVStoreTableWriter(client, before_switch=guarded if before_switch is not None else None)
     store = KVStoreStateStore(client, getattr(state_module, "SyncState", None))
     cache = state_module.ParseCache(os.path.join(checkpoint_dir, PARSE_CACHE_DIR))
-    report = run_sync(source, writer, store, cache=cache)
+    report = run_sync(source, writer, _SilencedAfter(store, raised), cache=cache)
     if raised:
         raise raised[0]
     # every rejection: the status event's byte cap (splunkd/status_event.py) shortens the list and
@@ -96,3 +96,19 @@ def run(
         "documents_written": sum(writer.batch_sizes),
     }
     return event
+
+
+class _SilencedAfter:
+    """The state store, which saves nothing once ``raised`` holds an exception: a search head that
+    lost captaincy during its sync must not overwrite the state the new captain saves."""
+
+    def __init__(self, store: KVStoreStateStore, raised: list[BaseException]) -> None:
+        self.store = store
+        self.raised = raised
+
+    def load(self) -> Any:
+        return self.store.load()
+
+    def save(self, state: Any) -> None:
+        if not self.raised:
+            self.store.save(state)
