@@ -340,7 +340,8 @@ def run_stanza(stanza: str, params: Mapping[str, Any], metadata: Mapping[str, An
     event = json.loads(redact(json.dumps(event)))
     event, shortened = status_event.fit(event)
     for path, whole in shortened.items():
-        log.info(kv(event="status_event_shortened", stanza=stanza, field=path, value=json.dumps(whole)))
+        whole_json = json.dumps(whole, ensure_ascii=False)
+        log.info(kv(event="status_event_shortened", stanza=stanza, field=path, value=whole_json))
     level = {"failed": log.error, "skipped": log.warning}.get(event["outcome"], log.info)
     level(
         kv(

@@ -44,7 +44,11 @@ def dumps(event: Dict[str, Any]) -> str:
 
 def size(event: Dict[str, Any]) -> int:
     """Bytes of the event as written (UTF-8)."""
-    return len(dumps(event).encode("utf-8"))
+    return _bytes(event)
+
+
+def _bytes(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, separators=(", ", ": ")).encode("utf-8"))
 
 
 def order(event: Dict[str, Any]) -> Dict[str, Any]:
@@ -125,14 +129,14 @@ def fit(event: Dict[str, Any], max_bytes: int = MAX_EVENT_BYTES) -> Tuple[Dict[s
         candidates = [p for p in _containers(fitted) if p not in done and p[:1] not in {(k,) for k in SUMMARY_KEYS}]
         if not candidates:
             break
-        path = max(candidates, key=lambda p: len(json.dumps(_get(fitted, p))))
+        path = max(candidates, key=lambda p: _bytes(_get(fitted, p)))
         whole = _get(fitted, path)
         cut.setdefault(".".join(map(str, path)), whole)
+        rest = size(fitted) - _bytes(whole)  # JSON is compositional: the rest does not change
         low, high = 0, len(whole) - 1  # the most items that fit (0 when none does)
         while low < high:
             middle = (low + high + 1) // 2
-            _set(fitted, path, _shortened(whole, middle))
-            if size(fitted) <= max_bytes:
+            if rest + _bytes(_shortened(whole, middle)) <= max_bytes:
                 low = middle
             else:
                 high = middle - 1
