@@ -9,7 +9,13 @@ control time, and as splunkd runs it (a subprocess fed the XML) where the defaul
 
 from __future__ import annotations
 
+import io
+import json
+import types
+import xml.etree.ElementTree as ET
+
 import pytest
+from splunklib.modularinput import EventWriter
 
 from malicious_image.splunkd import cluster, modinput
 from tests import hostile_archives as H
@@ -148,11 +154,16 @@ def test_a_run_while_the_kv_store_starts_is_skipped_and_the_retry_succeeds(home,
     monkeypatch.setattr(cluster, "KVSTORE_POLL_SECONDS", 0.1)
     server = SplunkdEmulator(app_dir=APP, splunk_home=home).start()
     server.kvstore.status = "starting"
-    emitted = []
+    emitted, ready_at = [], []
+
+    def sleep(seconds):  # the KV store becomes ready while the input waits to retry
+        ready_at.append(len(server.requests))
+        server.kvstore.status = "ready"
+
     try:
         events = modinput.run_with_retries(
             STANZA, {"repository": str(content)}, metadata(server, tmp_path), emitted.append,
-            delays=(0.01, 0.01), sleep=lambda s: setattr(server.kvstore, "status", "ready"),
+            delays=(0.01, 0.01), sleep=sleep,
         )  # fmt: skip
     finally:
         server.stop()
@@ -160,8 +171,9 @@ def test_a_run_while_the_kv_store_starts_is_skipped_and_the_retry_succeeds(home,
     assert events[0]["retry"] is True and "KV store is not ready after 0 s (kvstore/status: starting)" in events[0][
         "message"
     ]
-    assert not [p for m, p in server.requests[: server.requests.index(("GET", "/services/kvstore/status")) + 4]
-                if "/storage/collections/" in p]  # fmt: skip
+    while_starting = server.requests[: ready_at[0]]
+    assert ("GET", "/services/kvstore/status") in while_starting
+    assert not [p for _, p in while_starting if "/storage/" in p]  # nothing touched before it was ready
 
 
 def test_as_splunkd_runs_it_a_run_at_kv_store_start_up_waits_then_syncs(tmp_path, content):
@@ -190,3 +202,30 @@ def test_as_splunkd_runs_it_a_hardened_splunkd_is_trusted_through_server_conf(tm
                       checkpoint_dir=str(tmp_path / "cp"), repository=str(content))  # fmt: skip
         done = run_modinput([], xml, home)
     assert done.status["outcome"] == "updated", done.status["message"]
+
+
+def test_the_input_streams_one_event_per_try_as_each_try_ends(home, content, tmp_path, monkeypatch):
+    shc, members = start_cluster(("sh1",), "sh1", home)
+    shc.election = True
+    out = io.StringIO()
+    seen_before_retry = []
+
+    def sleep(seconds):  # what splunkd has received when the input waits to retry
+        seen_before_retry.append(out.getvalue())
+        shc.elect("sh1")
+
+    monkeypatch.setattr(modinput, "RETRY_DELAYS", (0.01,))
+    monkeypatch.setattr(modinput, "RETRY_SLEEP", sleep)
+    inputs = types.SimpleNamespace(
+        inputs={STANZA: {"repository": str(content)}}, metadata=metadata(members["sh1"], tmp_path)
+    )
+    try:
+        modinput.SecurityContentInput().stream_events(inputs, EventWriter(output=out, error=io.StringIO()))
+    finally:
+        members["sh1"].stop()
+    assert len(seen_before_retry) == 1 and seen_before_retry[0].count("<event") == 1
+    events = ET.fromstring(out.getvalue() + "</stream>").findall("event")
+    data = [json.loads(e.findtext("data")) for e in events]
+    assert [(d["outcome"], d.get("retry_in")) for d in data] == [("skipped", 0.01), ("updated", None)]
+    assert all(e.findtext("sourcetype") == "malicious_image:sync" for e in events)
+    assert next(iter(data[0])) == "outcome"  # summary first (status_event.order)

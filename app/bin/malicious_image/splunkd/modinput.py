@@ -64,6 +64,7 @@ DEFAULT_API_URL = "https://api.github.com"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 LOCK_NAME = "security_content.lock"
 RETRY_DELAYS = (60.0, 120.0, 300.0, 600.0, 900.0)  # seconds before each retry of a "not now" skip
+RETRY_SLEEP: Callable[[float], None] = time.sleep  # how the input waits between tries
 _REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 
 
@@ -275,7 +276,6 @@ class SecurityContentInput(Script):
                         time=f"{time.time():.3f}",
                     )
                 )
-                sys.stdout.flush()  # indexed now, not when the retries are over
 
             run_with_retries(stanza, params, inputs.metadata, emit)
 
@@ -286,14 +286,17 @@ def run_with_retries(
     metadata: Mapping[str, Any],
     emit: Callable[[dict[str, Any]], None],
     *,
-    delays: Sequence[float] = RETRY_DELAYS,
-    sleep: Callable[[float], None] = time.sleep,
+    delays: Sequence[float] | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run a stanza; while it ends ``skipped`` with ``retry: true``, wait and run it again.
 
-    Every try's status event is handed to ``emit`` as it ends (with ``retry_in``, the seconds to
-    the next try, when one follows); returns them all.
+    Every try's status event is handed to ``emit`` as it ends (splunklib's EventWriter flushes
+    each one: it is indexed at once), with ``retry_in``, the seconds to the next try, when one
+    follows; returns them all. ``delays`` defaults to ``RETRY_DELAYS``, ``sleep`` to ``RETRY_SLEEP``.
     """
+    delays = RETRY_DELAYS if delays is None else delays
+    sleep = RETRY_SLEEP if sleep is None else sleep
     events = []
     for attempt in range(len(delays) + 1):
         event = run_stanza(stanza, params, metadata)
