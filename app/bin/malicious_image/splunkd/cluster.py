@@ -58,22 +58,30 @@ class Placement:
         return "shc_member" in self.roles
 
 
-def _content(answer: Any, what: str) -> Dict[str, Any]:
+def _content(answer: Any, what: str, client: Any = None) -> Dict[str, Any]:
     try:
         content = answer.json()["entry"][0]["content"]
     except (ValueError, KeyError, IndexError, TypeError):
         content = None
     if not isinstance(content, dict):
-        from malicious_image.splunkd.kvstore import KVStoreError
-
-        raise KVStoreError(f"{what} answered without the expected entry; is server_uri a splunkd?")
+        raise _error(client)(f"{what} answered without the expected entry; is server_uri a splunkd?")
     return content
+
+
+def _error(client: Any) -> type:
+    """The error class the client's calls raise (``client.error``), else ``KVStoreError``."""
+    error = getattr(client, "error", None)
+    if isinstance(error, type) and issubclass(error, Exception):
+        return error
+    from malicious_image.splunkd.kvstore import KVStoreError
+
+    return KVStoreError
 
 
 def placement(client: Any) -> Placement:
     """``serverName`` and ``server_roles`` from ``GET /services/server/info``."""
     answer = client.call("GET", client.global_url("server/info"), params={"output_mode": "json"})
-    content = _content(answer, "server/info")
+    content = _content(answer, "server/info", client)
     roles = content.get("server_roles") or []
     if isinstance(roles, str):
         roles = [roles]
@@ -87,7 +95,7 @@ def captain_label(client: Any) -> str | None:
     )
     if answer.status_code == 503:
         return None
-    return str(_content(answer, "shcluster/captain/info").get("label") or "")
+    return str(_content(answer, "shcluster/captain/info", client).get("label") or "")
 
 
 def member_status(client: Any) -> str:
@@ -97,7 +105,7 @@ def member_status(client: Any) -> str:
     )
     if answer.status_code == 503:
         return ""
-    return str(_content(answer, "shcluster/member/info").get("status") or "")
+    return str(_content(answer, "shcluster/member/info", client).get("status") or "")
 
 
 def search_head_role(client: Any) -> str:
@@ -164,7 +172,7 @@ def kvstore_status(client: Any) -> str:
     )
     if answer.status_code != 200:
         return "unknown"
-    current = _content(answer, "kvstore/status").get("current") or {}
+    current = _content(answer, "kvstore/status", client).get("current") or {}
     return str(current.get("status") or "unknown") if isinstance(current, dict) else "unknown"
 
 
