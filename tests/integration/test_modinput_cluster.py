@@ -229,3 +229,19 @@ def test_the_input_streams_one_event_per_try_as_each_try_ends(home, content, tmp
     assert [(d["outcome"], d.get("retry_in")) for d in data] == [("skipped", 0.01), ("updated", None)]
     assert all(e.findtext("sourcetype") == "malicious_image:sync" for e in events)
     assert next(iter(data[0])) == "outcome"  # summary first (status_event.order)
+
+
+def test_retries_stay_within_half_the_interval(home, content, tmp_path):
+    server = SplunkdEmulator(app_dir=APP, splunk_home=home).start()
+    shc = ShCluster(captain="sh1", election=True)
+    server.cluster = shc
+    slept = []
+    try:
+        params = {"repository": str(content), "interval": "300"}
+        events = modinput.run_with_retries(STANZA, params, metadata(server, tmp_path), lambda e: None,
+                                           delays=(60.0, 60.0, 60.0), sleep=slept.append)  # fmt: skip
+    finally:
+        server.stop()
+    assert slept == [60.0, 60.0]  # a third wait would pass 150 s, half the interval
+    assert [e.get("retry_in") for e in events] == [60.0, 60.0, None]
+    assert modinput.retry_budget({"interval": "0 */6 * * *"}) == float("inf")

@@ -294,13 +294,21 @@ def run_with_retries(
     Every try's status event is handed to ``emit`` as it ends (splunklib's EventWriter flushes
     each one: it is indexed at once), with ``retry_in``, the seconds to the next try, when one
     follows; returns them all. ``delays`` defaults to ``RETRY_DELAYS``, ``sleep`` to ``RETRY_SLEEP``.
+    The waits together stay within half the stanza's ``interval`` (when it is a number of seconds),
+    so the retries end well before splunkd's next scheduled run.
     """
     delays = RETRY_DELAYS if delays is None else delays
     sleep = RETRY_SLEEP if sleep is None else sleep
-    events = []
+    budget = retry_budget(params)
+    events, waited = [], 0.0
     for attempt in range(len(delays) + 1):
         event = run_stanza(stanza, params, metadata)
-        again = event["outcome"] == "skipped" and event.get("retry") is True and attempt < len(delays)
+        again = (
+            event["outcome"] == "skipped"
+            and event.get("retry") is True
+            and attempt < len(delays)
+            and waited + delays[attempt] <= budget
+        )
         if again:
             event["retry_in"] = delays[attempt]
         emit(event)
@@ -308,7 +316,16 @@ def run_with_retries(
         if not again:
             break
         sleep(delays[attempt])
+        waited += delays[attempt]
     return events
+
+
+def retry_budget(params: Mapping[str, Any]) -> float:
+    """Half the stanza's ``interval`` in seconds; unlimited for a cron schedule or none."""
+    try:
+        return float(str(params.get("interval", "")).strip()) / 2
+    except ValueError:
+        return float("inf")
 
 
 def run_stanza(stanza: str, params: Mapping[str, Any], metadata: Mapping[str, Any]) -> dict[str, Any]:
