@@ -43,6 +43,8 @@ def openssl_available() -> bool:
 
 
 def _openssl(folder: Path, *args: str) -> None:
+    if not openssl_available():
+        raise RuntimeError("the openssl command line tool is missing: it makes the test certificates")
     subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True, timeout=60)
 
 
