@@ -138,7 +138,7 @@ def run_csv(github: GitHubEmulator, loader: str, work: Path) -> dict:
 def run_modinput(github: GitHubEmulator, loader: str, work: Path) -> dict:
     home = Path(tempfile.mkdtemp(prefix="splunk-", dir=work))
     (home / "var" / "log" / "splunk").mkdir(parents=True)
-    splunkd = SplunkdEmulator(app_dir=APP).start()
+    splunkd = SplunkdEmulator(app_dir=APP, splunk_home=home).start()
     try:
         xml = fixture("run_github.xml", server_host="sh1", server_uri=splunkd.url, session_key=splunkd.session_key,
                       api_url=github.url, checkpoint_dir=str(home / "modinputs" / "security_content"))  # fmt: skip

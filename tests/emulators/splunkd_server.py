@@ -16,18 +16,27 @@ Emulation; follows these sections of the Splunk REST API Reference Manual (Splun
 - "Access control endpoint descriptions": ``storage/passwords`` (POST name/password/realm creates
   ``realm:name:``, 409 when it exists; GET lists entries with ``clear_password``; POST on the entity
   updates the password; DELETE).
-- "Cluster endpoint descriptions": ``shcluster/captain/info`` (503 on a standalone search head;
-  on a cluster member the captain's ``id``, ``label``, ``peer_scheme_host_port``,
-  ``elected_captain``, ``service_ready_flag``...). ``server/info`` (``serverName``, ``guid``).
+- "Cluster endpoint descriptions": ``shcluster/captain/info`` (503 on a standalone search head
+  and on a member during a captain election; otherwise the captain's ``id``, ``label``,
+  ``peer_scheme_host_port``, ``elected_captain``, ``service_ready_flag``...),
+  ``shcluster/member/info`` (``status``). ``server/info`` (``serverName``, ``guid``,
+  ``server_roles``: ``shc_member`` on members, ``shc_captain`` on the captain).
+- "KV store endpoint descriptions": ``kvstore/status`` (``current.status`` ``starting`` then
+  ``ready``); ``storage/collections/*`` answer 503 while the KV store starts.
 - "Apps endpoint descriptions": ``apps/local/{name}`` (GET: 404 "Application does not exist" when
   the app is not installed; else the entry with ``disabled`` as a JSON boolean, as Splunk 9 answers).
 - "Input endpoint descriptions": ``receivers/simple`` (POST a raw event with ``index``,
-  ``sourcetype``, ``source``, ``host`` query parameters).
+  ``sourcetype``, ``source``, ``host`` query parameters), cut at the sourcetype's props.conf
+  ``TRUNCATE`` (default 10,000 bytes) before it is stored.
+
+The platform behaviours (TLS like a default or a hardened install, clusters, KV store start-up,
+truncation) live in :mod:`tests.emulators.splunkd_platform`, each with the document it follows.
 - "Configuration endpoint descriptions": ``configs/conf-{file}`` and ``configs/conf-{file}/{stanza}``
   (GET; POST ``name=`` creates a stanza, POST on a stanza updates its keys).
 
-Differences from Splunk, on purpose: plain HTTP unless ``tls=(cert, key)`` is given (splunkd
-always serves HTTPS; the TLS tests use it); entity endpoints answer JSON whatever
+Differences from Splunk, on purpose: ``tls=None`` serves plain HTTP (splunkd always serves HTTPS;
+only tests of something else than splunkd's TLS, such as the alert action's subclass, use it);
+entity endpoints answer JSON whatever
 ``output_mode`` says (clients here always ask for ``output_mode=json``); one app namespace (the
 collections and conf stanzas of ``app``, reachable under ``/servicesNS/<owner>/<app>/`` and
 ``/services/``); the query language covers equality, ``$and``/``$or``/``$nor``, ``$ne``, ``$gt``,
@@ -35,8 +44,13 @@ collections and conf stanzas of ``app``, reachable under ``/servicesNS/<owner>/<
 
 Small API for tests::
 
-    server = SplunkdEmulator(app_dir=ROOT / "app").start()
-    server.url, server.session_key
+    server = SplunkdEmulator(app_dir=ROOT / "app", splunk_home=home).start()   # HTTPS, default cert
+    server = SplunkdEmulator(tls="hardened", splunk_home=home)  # site CA named in server.conf
+    server.url, server.session_key, server.ca_file, server.cert_name, server.splunk_home
+    cluster = ShCluster(captain="sh1"); SplunkdEmulator(cluster=cluster, server_name="sh2")
+    cluster.election = True                                # every member: captain/info 503
+    SplunkdEmulator(kvstore_starting_for=2.0)              # kvstore/status "starting" for 2 s
+    server.kvstore.status = "starting"                     # or switched by hand
     server.collections["malicious_image_detections_a"]    # list of documents
     server.events, server.passwords, server.confs, server.requests, server.batch_sizes
     server.fail_request(3, status=500, match="batch_save")  # fault on the 3rd matching request
@@ -52,29 +66,40 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import shutil
 import ssl
+import tempfile
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Union
 from urllib.parse import parse_qs, unquote, urlsplit
 
-MAX_DOCUMENTS_PER_BATCH_SAVE = 1000
-MAX_SIZE_PER_BATCH_SAVE_MB = 50
-MAX_ROWS_PER_QUERY = 50000
+from tests.emulators import splunkd_platform as platform
+from tests.emulators.splunkd_kvstore import (
+    MAX_DOCUMENTS_PER_BATCH_SAVE,
+    MAX_ROWS_PER_QUERY,
+    MAX_SIZE_PER_BATCH_SAVE_MB,
+    _feed,
+    _KVStore,
+    matches,
+)
+from tests.emulators.splunkd_platform import HttpError, KVStoreClock, ShCluster
 
+__all__ = [
+    "MAX_DOCUMENTS_PER_BATCH_SAVE",
+    "MAX_ROWS_PER_QUERY",
+    "MAX_SIZE_PER_BATCH_SAVE_MB",
+    "HttpError",
+    "ShCluster",
+    "SplunkdEmulator",
+    "matches",
+    "read_conf",
+]
 
-class HttpError(Exception):
-    """An answer other than 2xx, with Splunk's ``messages`` body."""
-
-    def __init__(self, status: int, text: str, kind: str = "ERROR") -> None:
-        super().__init__(text)
-        self.status = status
-        self.text = text
-        self.kind = kind
 
 
 @dataclass
@@ -115,56 +140,6 @@ def read_conf(path: Path) -> dict[str, dict[str, str]]:
     return stanzas
 
 
-def _compare(value: Any, op: str, arg: Any) -> bool:
-    values = value if isinstance(value, list) else [value]
-    if op == "$ne":
-        return all(v != arg for v in values)
-    if op == "$in":
-        return any(v in arg for v in values)
-    if op == "$nin":
-        return all(v not in arg for v in values)
-    if op == "$exists":
-        return (value is not None) == bool(arg)
-    checks = {
-        "$gt": lambda a, b: a > b,
-        "$gte": lambda a, b: a >= b,
-        "$lt": lambda a, b: a < b,
-        "$lte": lambda a, b: a <= b,
-    }
-    if op in checks:
-        try:
-            return any(v is not None and checks[op](v, arg) for v in values)
-        except TypeError:
-            return False
-    raise HttpError(400, f"Unsupported query operator {op}")
-
-
-def matches(doc: dict[str, Any], query: dict[str, Any]) -> bool:
-    """Whether a KV store document matches a (Mongo-like) KV store query."""
-    for key, cond in query.items():
-        if key == "$and":
-            if not all(matches(doc, q) for q in cond):
-                return False
-        elif key == "$or":
-            if not any(matches(doc, q) for q in cond):
-                return False
-        elif key == "$nor":
-            if any(matches(doc, q) for q in cond):
-                return False
-        elif isinstance(cond, dict) and cond and all(k.startswith("$") for k in cond):
-            if not all(_compare(doc.get(key), op, arg) for op, arg in cond.items()):
-                return False
-        else:
-            value = doc.get(key)
-            if not (value == cond or (isinstance(value, list) and cond in value)):
-                return False
-    return True
-
-
-def _new_key() -> str:
-    return secrets.token_hex(12)  # 24 hex digits, like a MongoDB ObjectId
-
-
 class SplunkdEmulator:
     """splunkd-like REST server; see the module docstring for what it follows."""
 
@@ -180,14 +155,26 @@ class SplunkdEmulator:
         max_documents_per_batch_save: int = MAX_DOCUMENTS_PER_BATCH_SAVE,
         username: str = "admin",
         password: str = "changeme",
-        tls: tuple[str, str] | None = None,
+        tls: Union[str, tuple[str, str], None] = "default",
+        splunk_home: Path | None = None,
+        cluster: ShCluster | None = None,
+        kvstore_starting_for: float = 0.0,
     ) -> None:
         self.app = app
-        self.tls = tls  # (certificate chain PEM, key PEM): serve HTTPS instead of HTTP
+        # "default" (cacert.pem signs SplunkServerDefaultCert), "hardened" (a site CA named in
+        # server.conf sslRootCAPath), a (certificate chain PEM, key PEM) pair, or None (plain HTTP)
+        self.tls = tls
+        self._own_home = splunk_home is None
+        home = splunk_home if splunk_home is not None else tempfile.mkdtemp(prefix="splunk-home-")
+        self.splunk_home = Path(home)
+        self.ca_file: Path | None = None  # the CA a client must trust (set by start())
+        self.cert_name = ""  # the name in splunkd's certificate (set by start())
         self.session_key = session_key or secrets.token_hex(16)
-        self.shc_role = shc_role  # "standalone", "member" or "captain"
         self.server_name = server_name
-        self.captain_name = server_name if shc_role == "captain" else captain_name
+        if cluster is None and shc_role in ("member", "captain"):
+            cluster = ShCluster(captain=server_name if shc_role == "captain" else captain_name)
+        self.cluster = cluster  # None: a standalone search head
+        self.kvstore = KVStoreClock(starting_for=kvstore_starting_for)
         self.max_documents_per_batch_save = max_documents_per_batch_save
         self.credentials = (username, password)
         self.collections: dict[str, list[dict[str, Any]]] = {}
@@ -225,10 +212,17 @@ class SplunkdEmulator:
         handler = type("Handler", (_Handler,), {"server_state": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
-        if self.tls is not None:
+        if isinstance(self.tls, str):
+            files = platform.install_tls(self.splunk_home, self.tls)
+            self.ca_file, self.cert_name = files.ca_file, files.cert_name
+            chain: tuple[str, ...] = (str(files.chain),)
+        else:
+            chain = tuple(self.tls or ())
+        if chain:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(*self.tls)
+            context.load_cert_chain(*chain)
             self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
+        self.kvstore.start()
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
@@ -239,6 +233,8 @@ class SplunkdEmulator:
             self._httpd.server_close()
             self._httpd = None
             _audit(self)
+        if self._own_home:
+            shutil.rmtree(self.splunk_home, ignore_errors=True)
 
     @property
     def url(self) -> str:
@@ -287,6 +283,13 @@ class SplunkdEmulator:
 
     def conf_value(self, conf: str, stanza: str, key: str) -> str | None:
         return self.confs.get(conf, {}).get(stanza, {}).get(key)
+
+    @property
+    def shc_role(self) -> str:
+        """``standalone``, ``member`` or ``captain`` (none during an election)."""
+        if self.cluster is None:
+            return "standalone"
+        return "captain" if "shc_captain" in platform.server_roles(self.server_name, self.cluster) else "member"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,6 +383,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise HttpError(401, "call not properly authenticated", "WARN")
         segments = [unquote(s) for s in rest.split("/")]
         with state.lock:
+            if segments[:2] == ["storage", "collections"]:
+                state.kvstore.gate()
             if segments[:3] == ["storage", "collections", "data"] and len(segments) >= 4:
                 return _KVStore(state, app).data(method, segments[3:], query, body)
             if segments[:3] == ["storage", "collections", "config"]:
@@ -387,7 +392,11 @@ class _Handler(BaseHTTPRequestHandler):
             if segments[:2] == ["storage", "passwords"]:
                 return _passwords(state, method, segments[2:], self._form(body))
             if segments == ["shcluster", "captain", "info"] and method == "GET":
-                return _captain_info(state)
+                return 200, _feed([("captain", platform.captain_info(state.server_name, state.cluster))])
+            if segments == ["shcluster", "member", "info"] and method == "GET":
+                return 200, _feed([("member", platform.member_info(state.server_name, state.cluster))])
+            if segments == ["kvstore", "status"] and method == "GET":
+                return 200, _feed([("status", state.kvstore.content())])
             if segments == ["server", "info"] and method == "GET":
                 return 200, _feed(
                     [
@@ -397,6 +406,7 @@ class _Handler(BaseHTTPRequestHandler):
                                 "serverName": state.server_name,
                                 "guid": str(uuid.uuid5(uuid.NAMESPACE_DNS, state.server_name)),
                                 "version": "9.4.0",
+                                "server_roles": platform.server_roles(state.server_name, state.cluster),
                             },
                         )
                     ]
@@ -404,15 +414,7 @@ class _Handler(BaseHTTPRequestHandler):
             if segments[:2] == ["apps", "local"] and len(segments) == 3 and method == "GET":
                 return _app(state, segments[2])
             if segments == ["receivers", "simple"] and method == "POST":
-                event = {
-                    "_raw": body.decode("utf-8"),
-                    **{k: query.get(k, "") for k in ("index", "sourcetype", "source", "host")},
-                }
-                state.events.append(event)
-                return 200, {
-                    "bytes": len(body),
-                    **{k: event[k] for k in ("index", "sourcetype", "source", "host")},
-                }
+                return _receive(state, query, body)
             if segments[0] == "configs" and len(segments) >= 2:
                 return _conf(state, method, segments[1:], self._form(body))
         raise HttpError(404, f"Not Found: {rest}")
@@ -426,35 +428,14 @@ def _app(state: SplunkdEmulator, name: str) -> tuple[int, Any]:
     return 200, _feed([(name, {"disabled": bool(state.apps[name].get("disabled", False)), "version": "8.0.0"})])
 
 
-def _feed(entries: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
-    return {
-        "entry": [{"name": name, "content": content} for name, content in entries],
-        "paging": {"total": len(entries), "perPage": 30, "offset": 0},
-    }
-
-
-def _captain_info(state: SplunkdEmulator) -> tuple[int, Any]:
-    if state.shc_role == "standalone":
-        raise HttpError(503, "Search head clustering is not enabled on this node. REST endpoint is not available")
-    return 200, _feed(
-        [
-            (
-                "captain",
-                {
-                    "id": "6C7E8D4E-0B1B-4F0B-9E0A-2A61E3F7C001",
-                    "label": state.captain_name,
-                    "peer_scheme_host_port": f"https://{state.captain_name}:8089",
-                    "elected_captain": 1764126000,
-                    "initialized_flag": True,
-                    "maintenance_mode": False,
-                    "min_peers_joined_flag": True,
-                    "rolling_restart_flag": False,
-                    "service_ready_flag": True,
-                    "start_time": 1764120000,
-                },
-            )
-        ]
-    )
+def _receive(state: SplunkdEmulator, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+    """receivers/simple: index the body as one event, cut at its sourcetype's TRUNCATE."""
+    meta = {k: query.get(k, "") for k in ("index", "sourcetype", "source", "host")}
+    limit = platform.truncate_limit(state.confs.get("props", {}), meta["sourcetype"])
+    raw = platform.truncate(body, limit)
+    event = {"_raw": raw.decode("utf-8"), **meta}
+    state.events.append(event)
+    return 200, {"bytes": len(body), **meta}
 
 
 def _passwords(state: SplunkdEmulator, method: str, rest: list[str], form: dict[str, str]) -> tuple[int, Any]:
@@ -515,144 +496,3 @@ def _conf(state: SplunkdEmulator, method: str, rest: list[str], form: dict[str, 
         del conf[stanza]
         return 200, _feed([])
     raise HttpError(405, "Method not allowed")
-
-
-class _KVStore:
-    def __init__(self, state: SplunkdEmulator, app: str) -> None:
-        self.state = state
-        if app not in (state.app, "-"):
-            raise HttpError(404, f"App {app} not found")
-
-    def _collection(self, name: str) -> list[dict[str, Any]]:
-        if name not in self.state.collections:
-            raise HttpError(404, f"Could not find collection={name}")
-        return self.state.collections[name]
-
-    def config(self, method: str, rest: list[str], form: dict[str, str]) -> tuple[int, Any]:
-        cfg = self.state.collection_config
-        if not rest or rest == [""]:
-            if method == "GET":
-                return 200, _feed(sorted(cfg.items()))
-            if method == "POST":
-                name = form.pop("name", "")
-                if not name:
-                    raise HttpError(400, "Missing argument: name")
-                if name in cfg:
-                    raise HttpError(409, f"An object with name={name} already exists")
-                cfg[name] = form
-                self.state.collections[name] = []
-                return 201, _feed([(name, form)])
-        name = rest[0]
-        if name not in cfg:
-            raise HttpError(404, f"Could not find object id={name}")
-        if method == "GET":
-            return 200, _feed([(name, cfg[name])])
-        if method == "POST":
-            cfg[name].update(form)
-            return 200, _feed([(name, cfg[name])])
-        if method == "DELETE":
-            del cfg[name]
-            self.state.collections.pop(name, None)
-            return 200, _feed([])
-        raise HttpError(405, "Method not allowed")
-
-    def data(self, method: str, rest: list[str], query: dict[str, str], body: bytes) -> tuple[int, Any]:
-        docs = self._collection(rest[0])
-        sub = rest[1] if len(rest) > 1 and rest[1] else ""
-        if sub == "batch_save" and method == "POST":
-            return self._batch_save(docs, body)
-        if sub:
-            return self._one(docs, method, sub, body)
-        if method == "GET":
-            return 200, self._read(docs, query)
-        if method == "POST":
-            doc = self._json(body, dict)
-            key = str(doc.get("_key") or _new_key())
-            if any(d["_key"] == key for d in docs):
-                raise HttpError(409, f"A document with the same key already exists: _key={key}")
-            docs.append({**doc, "_key": key, "_user": "nobody"})
-            return 201, {"_key": key}
-        if method == "DELETE":
-            where = json.loads(query["query"]) if query.get("query") else {}
-            docs[:] = [d for d in docs if not matches(d, where)]
-            return 200, ""
-        raise HttpError(405, "Method not allowed")
-
-    @staticmethod
-    def _json(body: bytes, kind: type) -> Any:
-        try:
-            value = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise HttpError(400, f"Invalid JSON: {exc}") from exc
-        if not isinstance(value, kind):
-            raise HttpError(400, f"Invalid JSON: expected {kind.__name__}")
-        return value
-
-    def _batch_save(self, docs: list[dict[str, Any]], body: bytes) -> tuple[int, Any]:
-        limit = self.state.max_documents_per_batch_save
-        if len(body) > MAX_SIZE_PER_BATCH_SAVE_MB * 1024 * 1024:
-            raise HttpError(
-                400,
-                "Request exceeds API limits - see limits.conf for details. (Batch save size "
-                f"exceeds max_size_per_batch_save_mb={MAX_SIZE_PER_BATCH_SAVE_MB})",
-            )
-        batch = self._json(body, list)
-        self.state.batch_sizes.append(len(batch))
-        if len(batch) > limit:
-            raise HttpError(
-                400,
-                "Request exceeds API limits - see limits.conf for details. (Too many documents "
-                f"for a single batch save, max_documents_per_batch_save={limit})",
-            )
-        by_key = {d["_key"]: i for i, d in enumerate(docs)}
-        keys = []
-        for doc in batch:
-            if not isinstance(doc, dict):
-                raise HttpError(400, "Invalid JSON: each document must be an object")
-            key = str(doc.get("_key") or _new_key())
-            stored = {**doc, "_key": key, "_user": "nobody"}
-            if key in by_key:
-                docs[by_key[key]] = stored
-            else:
-                by_key[key] = len(docs)
-                docs.append(stored)
-            keys.append(key)
-        return 200, keys
-
-    def _one(self, docs: list[dict[str, Any]], method: str, key: str, body: bytes) -> tuple[int, Any]:
-        index = next((i for i, d in enumerate(docs) if d["_key"] == key), None)
-        if index is None:
-            raise HttpError(404, f"Could not find object with _key={key}")
-        if method == "GET":
-            return 200, docs[index]
-        if method == "POST":
-            docs[index] = {**self._json(body, dict), "_key": key, "_user": "nobody"}
-            return 200, {"_key": key}
-        if method == "DELETE":
-            del docs[index]
-            return 200, ""
-        raise HttpError(405, "Method not allowed")
-
-    @staticmethod
-    def _read(docs: list[dict[str, Any]], query: dict[str, str]) -> list[dict[str, Any]]:
-        try:
-            where = json.loads(query["query"]) if query.get("query") else {}
-            skip = int(query.get("skip") or 0)
-            limit = int(query.get("limit") or 0) or MAX_ROWS_PER_QUERY
-        except ValueError as exc:
-            raise HttpError(400, f"Invalid argument: {exc}") from exc
-        rows = [d for d in docs if matches(d, where)]
-        for spec in reversed([s for s in query.get("sort", "").split(",") if s]):
-            field, _, direction = spec.partition(":")
-            rows.sort(key=lambda d, f=field: (d.get(f) is None, str(d.get(f))), reverse=direction == "-1")
-        rows = rows[skip : skip + min(limit, MAX_ROWS_PER_QUERY)]
-        fields = [f for f in query.get("fields", "").split(",") if f]
-        if fields:
-            include = [f for f in fields if not f.endswith(":0")]
-            exclude = {f[:-2] for f in fields if f.endswith(":0")}
-            if include:
-                keep = {f.partition(":")[0] for f in include} | ({"_key"} - exclude)
-                rows = [{k: v for k, v in d.items() if k in keep} for d in rows]
-            else:
-                rows = [{k: v for k, v in d.items() if k not in exclude} for d in rows]
-        return rows

@@ -15,13 +15,6 @@ from tests.support.paths import APP
 pytestmark = pytest.mark.runtime
 
 
-@pytest.fixture
-def splunk_home(tmp_path):
-    home = tmp_path / "splunk"
-    (home / "var" / "log" / "splunk").mkdir(parents=True)
-    return home
-
-
 def run_xml(server, splunk_home, *, api_url="https://api.github.com", server_host="sh1", session_key=None):
     return fixture(
         "run_github.xml",
@@ -82,7 +75,9 @@ def test_validate_rejects_with_a_message_the_admin_can_act_on(splunkd, splunk_ho
 
 
 def test_a_cluster_member_that_is_not_captain_skips_and_says_why(splunk_home):
-    member = SplunkdEmulator(app_dir=APP, shc_role="member", server_name="sh2", captain_name="sh1").start()
+    member = SplunkdEmulator(
+        app_dir=APP, shc_role="member", server_name="sh2", captain_name="sh1", splunk_home=splunk_home
+    ).start()
     try:
         done = run_modinput([], run_xml(member, splunk_home, server_host="sh2"), splunk_home)
     finally:
@@ -91,7 +86,12 @@ def test_a_cluster_member_that_is_not_captain_skips_and_says_why(splunk_home):
     status = done.status
     assert status["outcome"] == "skipped"
     assert "not the captain (sh1)" in status["message"]
-    assert [p for _, p in member.requests] == ["/services/shcluster/captain/info"]
+    # membership from server/info roles, then the member's own status, then the captain
+    assert [p for _, p in member.requests] == [
+        "/services/server/info",
+        "/services/shcluster/member/info",
+        "/services/shcluster/captain/info",
+    ]
     assert "outcome=skipped" in log_text(splunk_home)
 
 

@@ -82,7 +82,7 @@ def test_kill_9_at_random_points_never_leaves_a_partial_lookup(tmp_path):
     home = tmp_path / "splunk"
     (home / "var" / "log" / "splunk").mkdir(parents=True)
     sources = generations(tmp_path / "content")
-    splunkd = SplunkdEmulator(app_dir=APP).start()
+    splunkd = SplunkdEmulator(app_dir=APP, splunk_home=home).start()
     github = GitHubEmulator().start()
     xml = fixture(
         "run_github.xml",

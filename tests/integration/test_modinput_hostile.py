@@ -30,7 +30,7 @@ class World:
     def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
         self.home = tmp_path_factory.mktemp("splunk_home_hostile")
         (self.home / "var" / "log" / "splunk").mkdir(parents=True)
-        self.splunkd = SplunkdEmulator(app_dir=APP).start()
+        self.splunkd = SplunkdEmulator(app_dir=APP, splunk_home=self.home).start()
         self.github = GitHubEmulator().start()
 
     def run(self, archive: bytes, sha: str) -> tuple[dict, float]:

@@ -36,7 +36,7 @@ class World:
     def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
         self.home = tmp_path_factory.mktemp("splunk_home")
         (self.home / "var" / "log" / "splunk").mkdir(parents=True)
-        self.splunkd = SplunkdEmulator(app_dir=APP).start()
+        self.splunkd = SplunkdEmulator(app_dir=APP, splunk_home=self.home).start()
         self.splunkd.store_password("malicious_image", "github_token", TOKEN)
         self.splunkd.store_password("malicious_image", "proxy_password", PROXY_PASSWORD)  # read, unused
         self.github = GitHubEmulator().start()

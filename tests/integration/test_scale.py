@@ -31,7 +31,7 @@ def test_twice_the_snapshot_syncs_whole_within_batch_limits(tmp_path):
     tarball, commit = write_tarball(tmp_path / "scale-2x.tar.gz", members, "scale-2")
     del members
     with SplunkdEmulator(app_dir=APP) as splunkd:
-        client = SplunkdClient(splunkd.url, splunkd.session_key)
+        client = SplunkdClient(splunkd.url, splunkd.session_key, verify=str(splunkd.ca_file))
         writer = KVStoreTableWriter(client)
         report = run_sync(source_from_spec(str(tarball)), writer, KVStoreStateStore(client))
         assert report.outcome == "updated", report.message

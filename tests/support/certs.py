@@ -5,12 +5,21 @@ two days). Used by the network-fault servers, the splunkd TLS tests and the aler
     ca = make_ca(tmp / "pki", "SplunkCommonCA")
     server = ca.issue("server", "SplunkServerDefaultCert")                 # CN only, no SAN
     local = ca.issue("local", "localhost", sans=("IP:127.0.0.1", "DNS:localhost"))
+    server.cert, server.key, server.chain   # chain = certificate then key (splunkd's server.pem)
+    splunk_default_pki() / hardened_pki()   # made once per process, reused (openssl is slow)
+
+The default pair imitates what splunkd makes on first start: ``$SPLUNK_HOME/etc/auth/cacert.pem``
+(CN ``SplunkCommonCA``) signs ``server.pem``, issued to ``CN=SplunkServerDefaultCert`` with no
+subject alternative names (Splunk Admin Manual, "About securing Splunk Enterprise with SSL"; the
+absence of an IP SAN is assumed, not checked on a live install).
 """
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -29,6 +38,15 @@ class ServerCert:
 
     cert: Path
     key: Path
+    name: str = ""  # the common name it was issued to
+
+    @property
+    def chain(self) -> Path:
+        """The certificate followed by its key in one file, as splunkd's ``server.pem`` holds them."""
+        chain = self.cert.with_suffix(".chain.pem")
+        if not chain.exists():
+            chain.write_bytes(self.cert.read_bytes() + self.key.read_bytes())
+        return chain
 
     @property
     def pair(self) -> tuple[str, str]:
@@ -45,6 +63,11 @@ class TestCA:
     key: Path
 
     __test__ = False  # not a pytest test class
+
+    @property
+    def pem(self) -> Path:
+        """The CA certificate (what a client trusts); the same as ``cert``."""
+        return self.cert
 
     def issue(self, name: str, common_name: str, *, sans: Sequence[str] = ()) -> ServerCert:
         """A server certificate ``<name>.pem`` for ``common_name``, signed by this CA.
@@ -69,7 +92,7 @@ class TestCA:
                  "-subj", f"/CN={common_name}")  # fmt: skip
         _openssl(self.folder, "x509", "-req", "-in", f"{name}.csr", "-CA", self.cert.name, "-CAkey", self.key.name,
                  "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile", ext.name)  # fmt: skip
-        return ServerCert(self.folder / f"{name}.pem", self.folder / f"{name}.key")
+        return ServerCert(self.folder / f"{name}.pem", self.folder / f"{name}.key", common_name)
 
 
 def make_ca(folder: Path, common_name: str = "Test CA", *, name: str = "ca") -> TestCA:
@@ -82,4 +105,43 @@ def make_ca(folder: Path, common_name: str = "Test CA", *, name: str = "ca") -> 
 
 
 def _openssl(folder: Path, *args: str) -> None:
+    if not openssl_available():
+        raise RuntimeError("the openssl command line tool is missing: it makes the test certificates")
     subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder, timeout=60)
+
+
+@dataclass(frozen=True)
+class Pki:
+    """A CA and the server certificate it signed."""
+
+    ca: TestCA
+    server: ServerCert
+
+
+_CACHE: dict[str, Pki] = {}
+_FOLDER: list[Path] = []
+HARDENED_NAME = "splunk-sh1.example.com"
+
+
+def _folder() -> Path:
+    if not _FOLDER:
+        path = Path(tempfile.mkdtemp(prefix="mi-pki-"))
+        atexit.register(shutil.rmtree, path, True)
+        _FOLDER.append(path)
+    return _FOLDER[0]
+
+
+def splunk_default_pki() -> Pki:
+    """Splunk's out-of-the-box pair: SplunkCommonCA signs SplunkServerDefaultCert (no SAN)."""
+    if "default" not in _CACHE:
+        ca = make_ca(_folder() / "default", "SplunkCommonCA")
+        _CACHE["default"] = Pki(ca, ca.issue("server", "SplunkServerDefaultCert"))
+    return _CACHE["default"]
+
+
+def hardened_pki() -> Pki:
+    """A site's own CA and a splunkd certificate for ``splunk-sh1.example.com`` (DNS name only)."""
+    if "hardened" not in _CACHE:
+        ca = make_ca(_folder() / "hardened", "Example Corp Root CA")
+        _CACHE["hardened"] = Pki(ca, ca.issue("server", HARDENED_NAME, sans=(f"DNS:{HARDENED_NAME}",)))
+    return _CACHE["hardened"]

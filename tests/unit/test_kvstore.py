@@ -21,6 +21,7 @@ pytestmark = pytest.mark.runtime
 
 
 def client_for(server, **kwargs):
+    kwargs.setdefault("verify", str(server.ca_file))
     return kvstore_client(server.url, server.session_key, retry_delays=(0.0, 0.0), **kwargs)
 
 
@@ -105,7 +106,7 @@ def test_an_unknown_table_fails_before_any_switch(splunkd):
 
 
 def test_a_wrong_session_key_is_a_clear_error(splunkd):
-    client = kvstore_client(splunkd.url, "not-the-key", retry_delays=())
+    client = kvstore_client(splunkd.url, "not-the-key", retry_delays=(), verify=str(splunkd.ca_file))
     with pytest.raises(KVStoreError, match="401"):
         KVStoreTableWriter(client).replace_tables({"macros": rows(1)}, "g1")
 

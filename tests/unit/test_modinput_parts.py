@@ -24,13 +24,14 @@ pytestmark = pytest.mark.runtime
 )
 def test_standalone_and_captain_run(role, host, expected):
     with SplunkdEmulator(shc_role=role, server_name="sh1") as server:
-        assert check_captain(SplunkdClient(server.url, server.session_key), host) == expected
+        client = SplunkdClient(server.url, server.session_key, verify=str(server.ca_file))
+        assert check_captain(client, host) == expected
 
 
 def test_a_member_that_is_not_captain_is_skipped():
     with SplunkdEmulator(shc_role="member", server_name="sh2", captain_name="sh1") as server:
         with pytest.raises(RunSkipped, match=r"sh2.*not the captain \(sh1\)"):
-            check_captain(SplunkdClient(server.url, server.session_key), "sh2")
+            check_captain(SplunkdClient(server.url, server.session_key, verify=str(server.ca_file)), "sh2")
 
 
 def test_the_run_lock_admits_one_holder_at_a_time(tmp_path):
@@ -47,7 +48,7 @@ def test_secrets_are_read_from_the_app_realm_only_and_registered():
         server.store_password("malicious_image", "github_token", GITHUB_TOKEN)
         server.store_password("malicious_image", "proxy_password", PROXY_PASSWORD)
         server.store_password("other_app", "github_token", OTHER_APP_PASSWORD)
-        found = read_secrets(SplunkdClient(server.url, server.session_key))
+        found = read_secrets(SplunkdClient(server.url, server.session_key, verify=str(server.ca_file)))
     assert found == {"token": GITHUB_TOKEN, "proxy_password": PROXY_PASSWORD}
     assert redact(f"x {GITHUB_TOKEN} {PROXY_PASSWORD}") == "x ******** ********"
 

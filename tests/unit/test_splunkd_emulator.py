@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from tests.emulators.splunkd_server import SplunkdEmulator
+from tests.support.splunkd_tls import trusting_session
 
 NS = "/servicesNS/nobody/malicious_image"
 
@@ -22,12 +23,12 @@ def splunkd(splunkd):
 
 def call(server, method, path, *, auth=True, **kwargs):
     headers = {"Authorization": f"Splunk {server.session_key}"} if auth else {}
-    return requests.request(method, server.url + path, headers=headers, timeout=5, **kwargs)
+    return trusting_session(server).request(method, server.url + path, headers=headers, timeout=5, **kwargs)
 
 
 def test_every_call_needs_the_session_key(splunkd):
     assert call(splunkd, "GET", f"{NS}/storage/collections/data/things", auth=False).status_code == 401
-    bad = requests.get(
+    bad = trusting_session(splunkd).get(
         splunkd.url + f"{NS}/storage/collections/data/things",
         headers={"Authorization": "Splunk wrong"},
         timeout=5,
@@ -37,7 +38,7 @@ def test_every_call_needs_the_session_key(splunkd):
 
 
 def test_login_gives_the_session_key(splunkd):
-    answer = requests.post(
+    answer = trusting_session(splunkd).post(
         splunkd.url + "/services/auth/login",
         data={"username": "admin", "password": "changeme"},
         params={"output_mode": "json"},

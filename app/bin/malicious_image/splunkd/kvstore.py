@@ -53,7 +53,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote
 
 from malicious_image.splunkd.client import SplunkdClient, SplunkdError, splunkd_verify  # noqa: F401 - re-exported
@@ -110,9 +110,12 @@ class KVStoreTableWriter:
         >>> writer.replace_tables({"macros": rows}, generation="b13b314-1732590000")  # doctest: +SKIP
     """
 
-    def __init__(self, client: SplunkdClient) -> None:
+    def __init__(self, client: SplunkdClient, *, before_switch: Callable[[], None] | None = None) -> None:
         self.client = client
         self.batch_sizes: list[int] = []
+        # called once every standby is complete, just before the first switch; raising stops the
+        # run with no lookup switched (the cluster's captaincy check, splunkd/cluster.py)
+        self.before_switch = before_switch
 
     def live_collection(self, table: str) -> str:
         """The collection the lookup definition ``malicious_image_<table>`` names now."""
@@ -142,6 +145,7 @@ class KVStoreTableWriter:
             SplunkdError: a write or the final count failed (no lookup definition was switched), or
                 a switch failed (those already switched are switched back, best effort); a
                 :class:`KVStoreError` from a :func:`kvstore_client` or for a wrong count.
+            Whatever ``before_switch`` raises (no lookup definition was switched).
         """
         plan = []
         for table, rows in tables.items():
@@ -149,6 +153,8 @@ class KVStoreTableWriter:
             standby = self.standby_collection(table, live)
             self._fill(standby, rows, generation)
             plan.append((table, live, standby))
+        if self.before_switch is not None:
+            self.before_switch()
         switched: list[tuple[str, str]] = []
         try:
             for table, live, standby in plan:

@@ -7,23 +7,32 @@ stanza exits 1 with ``<error><message>`` saying what to fix) and the run (input 
 
 A run, for each stanza:
 
-1. Search head cluster guard: ``GET /services/shcluster/captain/info``. 503 means a standalone
-   search head: run. In a cluster only the captain runs (its ``label`` is this server's name):
-   the KV store and the lookup definitions replicate to every member, so one writer is enough,
-   and two writers would fight over the A/B switch. The captain is the one member the cluster
-   guarantees to be unique at a time; ``run_only_one`` in inputs.conf is documented as not
-   supported for this. A member that is not the captain emits a ``skipped`` status event.
+1. Search head cluster guard (:mod:`malicious_image.splunkd.cluster`): membership from
+   ``server/info`` ``server_roles``; in a cluster only the captain runs, and only while its member
+   status is ``Up``. A member that is not the captain emits a ``skipped`` status event; "not now"
+   (no captain elected, member not ``Up``) emits ``skipped`` with ``retry: true``.
 2. Lock: an exclusive, non-blocking lock on ``<checkpoint_dir>/security_content.lock``; a second
    run while one holds it emits ``skipped`` and exits. The OS releases the lock when the holder
    dies (even by kill -9), so a crash never leaves a stale lock.
+   Then the KV store must be ready (``kvstore/status``), waited for up to
+   ``cluster.KVSTORE_WAIT_SECONDS`` (300 s), else ``skipped`` with ``retry: true``.
 3. Secrets from ``storage/passwords``, realm ``malicious_image``: ``github_token`` (optional,
    a GitHub token) and ``proxy_password`` (optional, with the user name in the ``proxy`` URL).
    They are registered with the log redactor before anything else happens and never appear in a
    parameter, a log line or an event.
 4. ``run_sync`` with the KV store writer and state store (:mod:`malicious_image.splunkd.kvstore`) and a
-   parse cache in ``checkpoint_dir``.
-5. One status event (sourcetype ``malicious_image:sync``, JSON) on stdout, and one log line.
-   Any error becomes a ``failed`` status event and one ERROR log line; never a traceback on stdout.
+   parse cache in ``checkpoint_dir``; on a cluster captain, captaincy is checked again just before
+   the lookups are switched (``cluster.CaptainGuard``).
+5. One status event (sourcetype ``malicious_image:sync``, JSON, at most
+   ``status_event.MAX_EVENT_BYTES``) on stdout, and one log line (plus one per list the byte cap
+   shortened, holding the whole list). Any error becomes a ``failed`` status event and one ERROR
+   log line; never a traceback on stdout.
+
+Retry sooner: a run skipped with ``retry: true`` is tried again by the same process after
+``RETRY_DELAYS`` (1, 2, 5, 10 and 15 minutes), each try writing its own status event, until one
+is not a retryable skip. splunkd's ``interval`` (6 hours) restarts the input only after the
+script exits, so a retry in-process is the only way to try again sooner without making every
+interval short.
 
 Settings: :mod:`malicious_image.settings` (one parser and validator; the scheme's arguments are
 generated from its ``FIELDS``). splunkd: :mod:`malicious_image.splunkd.client` (one client; TLS
@@ -36,8 +45,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Mapping
-from typing import Any, BinaryIO
+from collections.abc import Mapping, Sequence
+from typing import Any, BinaryIO, Callable
 
 from splunklib.modularinput import Argument, Event, EventWriter, Scheme, Script
 
@@ -50,19 +59,20 @@ from malicious_image.settings import (
     InputSettings,
     parse_input_settings,
 )
-from malicious_image.splunkd import sync_input
+from malicious_image.splunkd import cluster, status_event, sync_input
 from malicious_image.splunkd.client import SplunkdClient
-from malicious_image.splunkd.kvstore import KVStoreError, kvstore_client
+from malicious_image.splunkd.cluster import RunSkipped
+from malicious_image.splunkd.kvstore import kvstore_client
 from malicious_image.splunkd.log import get_logger, kv, redact, register_secret
 
 SCHEME_NAME = "security_content"
 SOURCETYPE = "malicious_image:sync"
 LOCK_NAME = "security_content.lock"
-__all__ = ["PASSWORD_REALM", "PROXY_PASSWORD_NAME", "TOKEN_NAME", "InputConfigError", "SecurityContentInput"]
-
-
-class RunSkipped(Exception):
-    """This run must not sync (SHC member that is not captain, or another run holds the lock)."""
+RETRY_DELAYS = (60.0, 120.0, 300.0, 600.0, 900.0)  # seconds before each retry of a "not now" skip
+RETRY_SLEEP: Callable[[float], None] = time.sleep  # how the input waits between tries
+__all__ = [
+    "PASSWORD_REALM", "PROXY_PASSWORD_NAME", "TOKEN_NAME", "InputConfigError", "RunSkipped", "SecurityContentInput",
+]  # fmt: skip
 
 
 # -- secrets ---------------------------------------------------------------------------------------
@@ -90,23 +100,13 @@ def read_secrets(client: SplunkdClient) -> dict[str, str]:
 
 
 # -- guards -----------------------------------------------------------------------------------------
-def check_captain(client: SplunkdClient, server_host: str) -> str:
-    """``standalone`` or ``captain``; raises RunSkipped on a member that is not the captain."""
-    answer = client.call(
-        "GET", client.global_url("shcluster/captain/info"), params={"output_mode": "json"}, ok=(200, 503)
-    )
-    if answer.status_code == 503:
-        return "standalone"
-    try:
-        label = str(answer.json()["entry"][0]["content"]["label"])
-    except (ValueError, KeyError, IndexError, TypeError):
-        raise KVStoreError("shcluster/captain/info answered without a captain label") from None
-    if label != server_host:
-        raise RunSkipped(
-            f"this search head ({server_host}) is a search head cluster member and not the captain "
-            f"({label}); the captain runs the sync and the lookups replicate here"
-        )
-    return "captain"
+def check_captain(client: SplunkdClient, server_host: str = "") -> str:
+    """``standalone`` or ``captain``; raises RunSkipped otherwise (see :mod:`cluster`).
+
+    ``server_host`` is not used: the server's own ``serverName`` (``server/info``) is what the
+    captain's ``label`` names.
+    """
+    return cluster.search_head_role(client)
 
 
 class RunLock:
@@ -188,19 +188,70 @@ class SecurityContentInput(Script):
 
     def stream_events(self, inputs: Any, ew: EventWriter) -> None:
         for stanza, params in inputs.inputs.items():
-            event = run_stanza(stanza, params, inputs.metadata)
-            ew.write_event(
-                Event(
-                    data=json.dumps(event, sort_keys=True),
-                    stanza=stanza,
-                    sourcetype=SOURCETYPE,
-                    time=f"{time.time():.3f}",
+
+            def emit(event: dict[str, Any], stanza: str = stanza) -> None:
+                ew.write_event(
+                    Event(
+                        data=status_event.dumps(event),
+                        stanza=stanza,
+                        sourcetype=SOURCETYPE,
+                        time=f"{time.time():.3f}",
+                    )
                 )
-            )
+
+            run_with_retries(stanza, params, inputs.metadata, emit)
+
+
+def run_with_retries(
+    stanza: str,
+    params: Mapping[str, Any],
+    metadata: Mapping[str, Any],
+    emit: Callable[[dict[str, Any]], None],
+    *,
+    delays: Sequence[float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run a stanza; while it ends ``skipped`` with ``retry: true``, wait and run it again.
+
+    Every try's status event is handed to ``emit`` as it ends (splunklib's EventWriter flushes
+    each one: it is indexed at once), with ``retry_in``, the seconds to the next try, when one
+    follows; returns them all. ``delays`` defaults to ``RETRY_DELAYS``, ``sleep`` to ``RETRY_SLEEP``.
+    The waits together stay within half the stanza's ``interval`` (when it is a number of seconds),
+    so the retries end well before splunkd's next scheduled run.
+    """
+    delays = RETRY_DELAYS if delays is None else delays
+    sleep = RETRY_SLEEP if sleep is None else sleep
+    budget = retry_budget(params)
+    events, waited = [], 0.0
+    for attempt in range(len(delays) + 1):
+        event = run_stanza(stanza, params, metadata)
+        again = (
+            event["outcome"] == "skipped"
+            and event.get("retry") is True
+            and attempt < len(delays)
+            and waited + delays[attempt] <= budget
+        )
+        if again:
+            event["retry_in"] = delays[attempt]
+        emit(event)
+        events.append(event)
+        if not again:
+            break
+        sleep(delays[attempt])
+        waited += delays[attempt]
+    return events
+
+
+def retry_budget(params: Mapping[str, Any]) -> float:
+    """Half the stanza's ``interval`` in seconds; unlimited for a cron schedule or none."""
+    try:
+        return float(str(params.get("interval", "")).strip()) / 2
+    except ValueError:
+        return float("inf")
 
 
 def run_stanza(stanza: str, params: Mapping[str, Any], metadata: Mapping[str, Any]) -> dict[str, Any]:
-    """One run of one stanza; returns the status event. Never raises."""
+    """One run of one stanza; returns the status event (at most MAX_EVENT_BYTES). Never raises."""
     log = get_logger()
     started = time.monotonic()
     event: dict[str, Any] = {
@@ -218,18 +269,26 @@ def run_stanza(stanza: str, params: Mapping[str, Any], metadata: Mapping[str, An
             verify=settings.splunkd_ca_file or None,
             cert_name=settings.splunkd_cert_name,
         )
-        event["search_head"] = check_captain(client, str(metadata.get("server_host", "")))
+        event["search_head"] = role = cluster.search_head_role(client)
         checkpoint_dir = str(metadata["checkpoint_dir"])
         with RunLock(os.path.join(checkpoint_dir, LOCK_NAME)):
+            waited = cluster.wait_for_kvstore(client, timeout=cluster.KVSTORE_WAIT_SECONDS)
             secrets = read_secrets(client)
-            event.update(sync_input.run(settings, secrets, client, checkpoint_dir))
+            guard = cluster.CaptainGuard(client, cluster.placement(client).server_name) if role == "captain" else None
+            event.update(sync_input.run(settings, secrets, client, checkpoint_dir, before_switch=guard))
+            if waited:
+                event.setdefault("durations", {})["kvstore_wait"] = waited
     except RunSkipped as exc:
-        event.update(outcome="skipped", message=str(exc))
+        event.update(outcome="skipped", message=str(exc), retry=exc.retry)
     except Exception as exc:  # every error becomes a status event and one log line
         event.update(outcome="failed", error=type(exc).__name__, message=redact(str(exc)) or type(exc).__name__)
     event.setdefault("durations", {})
     event["durations"]["run"] = round(time.monotonic() - started, 3)
     event = json.loads(redact(json.dumps(event)))
+    event, shortened = status_event.fit(event)
+    for path, whole in shortened.items():
+        whole_json = json.dumps(whole, ensure_ascii=False)
+        log.info(kv(event="status_event_shortened", stanza=stanza, field=path, value=whole_json))
     level = {"failed": log.error, "skipped": log.warning}.get(event["outcome"], log.info)
     level(
         kv(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote
 
 from malicious_image.content.source_base import ContentSource
@@ -68,18 +68,41 @@ def sync_options(settings: InputSettings, secrets: Mapping[str, str], checkpoint
 
 
 def run(
-    settings: InputSettings, secrets: Mapping[str, str], client: SplunkdClient, checkpoint_dir: str
+    settings: InputSettings,
+    secrets: Mapping[str, str],
+    client: SplunkdClient,
+    checkpoint_dir: str,
+    *,
+    before_switch: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """One sync into the KV store; returns the status event (outcome updated, unchanged or failed)."""
+    """One sync into the KV store; returns the status event (outcome updated, unchanged or failed).
+
+    ``before_switch`` is handed to the KV store writer (the cluster's captaincy check); if it
+    raised, that exception is raised again here (the engine reports it as a failure otherwise).
+    """
     from malicious_image.sync import state as state_module
     from malicious_image.sync.engine import run_sync
 
     source = build_source(settings, secrets)
-    writer = KVStoreTableWriter(client)
+    raised: list[BaseException] = []
+
+    def guarded() -> None:
+        try:
+            before_switch() if before_switch is not None else None
+        except Exception as exc:
+            raised.append(exc)
+            raise
+
+    writer = KVStoreTableWriter(client, before_switch=guarded if before_switch is not None else None)
     store = KVStoreStateStore(client)
     cache = state_module.ParseCache(os.path.join(checkpoint_dir, PARSE_CACHE_DIR))
-    report = run_sync(source, writer, store, cache=cache, **sync_options(settings, secrets, checkpoint_dir))
-    event = dict(report.to_event())
+    options = sync_options(settings, secrets, checkpoint_dir)
+    report = run_sync(source, writer, _SilencedAfter(store, raised), cache=cache, **options)
+    if raised:
+        raise raised[0]
+    # every rejection: the status event's byte cap (splunkd/status_event.py) shortens the list and
+    # logs it whole
+    event = dict(report.to_event(max_rejected=max(1, len(report.rejected))))
     event["kvstore"] = {
         "requests": client.requests_made,
         "batches": len(writer.batch_sizes),
@@ -87,3 +110,19 @@ def run(
         "documents_written": sum(writer.batch_sizes),
     }
     return event
+
+
+class _SilencedAfter:
+    """The state store, which saves nothing once ``raised`` holds an exception: a search head that
+    lost captaincy during its sync must not overwrite the state the new captain saves."""
+
+    def __init__(self, store: KVStoreStateStore, raised: list[BaseException]) -> None:
+        self.store = store
+        self.raised = raised
+
+    def load(self) -> Any:
+        return self.store.load()
+
+    def save(self, state: Any) -> None:
+        if not self.raised:
+            self.store.save(state)
