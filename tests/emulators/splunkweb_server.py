@@ -49,9 +49,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-
 from tests.emulators.splunkd_server import read_conf
+from tests.support.splunkd_tls import trusting_session
 
 LOCALE = "en-US"
 
@@ -255,7 +254,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {"Authorization": f"Splunk {web.splunkd.session_key}"}
         if self.headers.get("Content-Type"):
             headers["Content-Type"] = self.headers["Content-Type"]
-        answer = requests.request(
+        # splunkd serves HTTPS with its own CA and a certificate named SplunkServerDefaultCert
+        answer = trusting_session(web.splunkd).request(
             method,
             f"{web.splunkd.url}/{services_path}" + (f"?{query}" if query else ""),
             data=body or None,

@@ -189,11 +189,6 @@ def test_as_splunkd_runs_it_a_run_at_kv_store_start_up_waits_then_syncs(tmp_path
     assert all(p != "/servicesNS/nobody/malicious_image/storage/collections/data" for _, p in server.requests)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 item 2, branch seams: splunkd/client.py verifies splunkd against server.conf "
-    "[sslConfig] sslRootCAPath; this branch's client still trusts only etc/auth/cacert.pem",
-)
 def test_as_splunkd_runs_it_a_hardened_splunkd_is_trusted_through_server_conf(tmp_path, content):
     home = tmp_path / "splunk"
     (home / "var" / "log" / "splunk").mkdir(parents=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from malicious_image.splunkd import cluster
-from malicious_image.splunkd.kvstore import KVStoreError, SplunkdClient
+from malicious_image.splunkd.kvstore import KVStoreError, kvstore_client
 from tests.emulators.splunkd_server import ShCluster, SplunkdEmulator
 from tests.support import certs
 
@@ -17,7 +17,8 @@ pytestmark = [
 
 
 def client_of(server):
-    return SplunkdClient(server.url, server.session_key, verify=str(server.ca_file), retry_delays=())
+    # built as the input builds it (its errors are KVStoreError)
+    return kvstore_client(server.url, server.session_key, verify=str(server.ca_file), retry_delays=())
 
 
 class FakeClock:

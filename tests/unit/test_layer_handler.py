@@ -11,12 +11,12 @@ import jsonschema
 import pytest
 
 from malicious_image.content.stix import read_bundle
-from malicious_image.kvstore import KVStoreTableWriter, SplunkdClient
 from malicious_image.layer_handler import enabled_searches, handle_json, handle_request
+from malicious_image.splunkd.kvstore import KVStoreTableWriter, kvstore_client
 from malicious_image.sync.tables import build_tables
 from tests import attack_bundles as B
-from tests.conftest import APP
 from tests.emulators.splunkd_server import SplunkdEmulator
+from tests.support.paths import APP
 from tests.unit.test_navigator_layer import SCHEMA
 
 pytestmark = pytest.mark.runtime
@@ -26,21 +26,24 @@ pytestmark = pytest.mark.runtime
 def splunkd():
     server = SplunkdEmulator(app_dir=APP).start()
     tables = build_tables([], [], [], "c0ffee", catalogue=read_bundle(B.v19_bundle("19.0")))
-    tables["detections"] = [{"name": "AWS ECR Container Upload Unknown User", "attack_technique_id": ["T1204.003"]}]
-    KVStoreTableWriter(SplunkdClient(server.url, server.session_key)).replace_tables(tables, "g1")
+    detection = {"name": "AWS ECR Container Upload Unknown User", "attack_technique_id": ["T1204.003"]}
+    tables["detections"] = [detection]
+    client = kvstore_client(server.url, server.session_key, verify=str(server.ca_file))
+    KVStoreTableWriter(client).replace_tables(tables, "g1")
     yield server
     server.stop()
 
 
-def _factory(uri, token):
-    return SplunkdClient(uri, token, retry_delays=(0.0,))
+@pytest.fixture
+def _factory(splunkd):
+    return lambda uri, token: kvstore_client(uri, token, retry_delays=(0.0,), verify=str(splunkd.ca_file))
 
 
 def _request(server, **extra):
     return {"method": "GET", "session": {"authtoken": server.session_key}, "server": {"rest_uri": server.url}, **extra}
 
 
-def test_download_is_a_named_valid_layer(splunkd):
+def test_download_is_a_named_valid_layer(splunkd, _factory):
     answer = handle_request(_request(splunkd), client_factory=_factory)
     assert answer["status"] == 200
     assert answer["headers"]["Content-Disposition"] == 'attachment; filename="malicious_image_attack_layer_19.0.json"'
@@ -51,7 +54,7 @@ def test_download_is_a_named_valid_layer(splunkd):
     assert splunkd.session_key not in answer["payload"]
 
 
-def test_refusals(splunkd):
+def test_refusals(splunkd, _factory):
     assert handle_request({**_request(splunkd), "method": "POST"})["status"] == 405
     assert handle_request({"method": "GET"})["status"] == 401
     assert handle_json(b"not json")["status"] == 400

@@ -12,6 +12,7 @@ import requests
 from tests.browser.settings_site import settings_site
 from tests.emulators.splunkweb_server import exposed, pattern_matches
 from tests.secrets_audit import GITHUB_TOKEN
+from tests.support.splunkd_tls import trusting_session
 
 NS = "servicesNS/nobody/malicious_image"
 
@@ -24,7 +25,8 @@ def site(tmp_path):
 
 def splunkd(site, method, rest, **kwargs):
     headers = {"Authorization": f"Splunk {site.splunkd.session_key}"}
-    return requests.request(method, f"{site.splunkd.url}/{NS}/{rest}", headers=headers, timeout=60, **kwargs)
+    url = f"{site.splunkd.url}/{NS}/{rest}"
+    return trusting_session(site.splunkd).request(method, url, headers=headers, timeout=60, **kwargs)
 
 
 def web(site, method, rest, *, form_key=True, cookies=True, **kwargs):

@@ -23,18 +23,18 @@ from typing import Any, Dict, List, Mapping, Tuple
 from urllib.parse import quote
 
 from malicious_image.navigator import layer_from_tables, layer_json
+from malicious_image.settings import is_true
 
 __all__ = ["enabled_searches", "handle_request", "read_table"]
 
 TABLES = ("techniques", "tactics", "detections")
 PAGE = 10000
 _TECHNIQUE_ID = re.compile(r"T\d{4}(?:\.\d{3})?")
-_TRUE = {"1", "true", "t", "yes", "y", "on"}
 
 
 def read_table(client: Any, table: str) -> List[Dict[str, Any]]:
     """Every document of the live collection of ``malicious_image_<table>`` (paged)."""
-    from malicious_image.kvstore import KVStoreTableWriter
+    from malicious_image.splunkd.kvstore import KVStoreTableWriter
 
     live = KVStoreTableWriter(client).live_collection(table)
     url = client.ns(f"storage/collections/data/{quote(live)}")
@@ -54,8 +54,7 @@ def enabled_searches(client: Any) -> List[Tuple[str, List[str]]]:
     out = []
     for entry in answer.json().get("entry", []):
         content = entry.get("content") or {}
-        disabled = str(content.get("disabled", "0")).lower() in _TRUE
-        if disabled or str(content.get("is_scheduled", "0")).lower() not in _TRUE:
+        if is_true(content.get("disabled", "0")) or not is_true(content.get("is_scheduled", "0")):
             continue
         try:
             annotations = json.loads(content.get("action.correlationsearch.annotations") or "{}")
@@ -101,10 +100,10 @@ def handle_request(request: Mapping[str, Any], *, client_factory: Any = None) ->
     if not token or not rest_uri:
         return _answer(401, json.dumps({"error": "no session: call this endpoint as a logged-in user"}))
     if client_factory is None:
-        from malicious_image.kvstore import SplunkdClient
+        from malicious_image.splunkd.kvstore import kvstore_client
 
-        client_factory = lambda uri, key: SplunkdClient(uri, key)  # noqa: E731
-    from malicious_image.kvstore import KVStoreError
+        client_factory = kvstore_client  # the one splunkd client, its TLS policy (splunkd/client.py)
+    from malicious_image.splunkd.kvstore import KVStoreError
 
     client = client_factory(rest_uri, token)
     try:
