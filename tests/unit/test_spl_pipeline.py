@@ -52,7 +52,7 @@ def test_unknown_command_is_unsupported_with_its_position():
         run("* | frobnicate x", EVENTS)
 
 
-def test_tstats_is_refused():
+def test_data_model_tstats_is_refused():
     with pytest.raises(UnsupportedSPL, match="tstats"):
         run("| tstats count from datamodel=Risk", EVENTS)
 

@@ -33,6 +33,6 @@ def command(*names: str, generating: bool = False) -> Callable:
 
 def load_all() -> Dict[str, CommandSpec]:
     """Import every command module (they register on import) and return the table."""
-    from . import filtering, generating, multivalue, reshaping, stats, transform  # noqa: F401
+    from . import filtering, generating, multivalue, reshaping, stats, transform, tstats  # noqa: F401
 
     return COMMANDS

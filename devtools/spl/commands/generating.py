@@ -1,5 +1,6 @@
 """Commands that bring rows in: makeresults, inputlookup, rest, append, appendpipe, join,
-lookup, outputlookup, return, format; and tstats, which is refused."""
+lookup, outputlookup, return, format; and the data-model commands, which are refused (tstats over
+indexed fields is in tstats.py)."""
 
 from __future__ import annotations
 
@@ -275,7 +276,7 @@ def format_(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     return [{"search": format_results(rows)}]
 
 
-@command("tstats", "datamodel", "from", "pivot", "mstats", generating=True)
+@command("datamodel", "from", "pivot", "mstats", generating=True)
 def refused(cmd: CommandText, rows: List[Row] | None, runner: Runner) -> List[Row]:
     """Data-model and metrics commands need indexed summaries that a replay does not have."""
     raise UnsupportedSPL(f"command '{cmd.name}' (data models / indexed summaries) is not supported", cmd.position)
