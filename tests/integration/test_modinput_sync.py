@@ -13,6 +13,7 @@ import shutil
 
 import pytest
 
+from malicious_image.sync.tables import TABLE_NAMES
 from tests.conftest import APP, SNAPSHOTS
 from tests.emulators.github_server import GitHubEmulator
 from tests.emulators.splunkd_server import SplunkdEmulator
@@ -26,7 +27,7 @@ pytest.importorskip("malicious_image.sync.engine", reason="the sync engine (bran
 OLD = SNAPSHOTS / "splunk-security_content-ba8de57.tar.gz"  # 2022, era A
 NEW = SNAPSHOTS / "splunk-security_content-fe159f0.tar.gz"  # 2023, era B
 TOKEN = GITHUB_TOKEN
-TABLES = ("detections", "techniques", "tactics", "stories", "macros")
+TABLES = TABLE_NAMES
 
 
 class World:

@@ -68,11 +68,12 @@ from urllib.parse import quote, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from malicious_image.sync.tables import TABLE_NAMES as TABLES  # the one list of tables
+
 APP = "malicious_image"
 OWNER = "nobody"
 PREFIX = "malicious_image_"
 SLOTS = ("a", "b")
-TABLES = ("detections", "techniques", "tactics", "stories", "macros")
 STATE_COLLECTION = "malicious_image_sync_state"
 STATE_KEY = "state"
 MAX_BATCH_DOCUMENTS = 1000
