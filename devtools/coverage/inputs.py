@@ -73,6 +73,7 @@ def read_detections(sync_output: PathLike) -> List[Detection]:
             platform=str(row.get("platform", "") or "unknown"),
             technique_ids=tuple(t for v in _values(row.get("mitre_attack_id")) for t in technique_ids_in(v)),
             stories=_values(row.get("analytic_story")),
+            type=str(row.get("type", "") or ""),
         )
         for row in _table(Path(sync_output), "detections")
     ]

@@ -15,7 +15,10 @@ SPL applies the same rules, and tests/dashboard compares the two):
   event is too; a detection's data is seen when ANY of its data sources is (security_content
   lists alternatives: Sysmon EventID 1 or Windows Security 4688 or an EDR feed). A name that the
   data_sources lookup does not know, or a detection naming none, is not seen: the state says
-  the data cannot be shown to arrive, and the ``missing`` list says why.
+  the data cannot be shown to arrive, and the ``missing`` list says why. A value such as
+  "Sysmon EventID 1 AND Sysmon EventID 11" needs every part. A Correlation naming no data source
+  reads risk events: its data is seen when risk events are (sourcetype ``stash`` with ES,
+  ``malicious_image:risk`` from the app's standalone alert action).
 
 The four states: ``fed`` (enabled, data seen), ``blind`` (enabled, data not seen), ``ready``
 (not enabled, data seen: could be turned on today), ``needs data`` (neither).
@@ -29,6 +32,8 @@ from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 
 CLOUDTRAIL = "aws:cloudtrail"
 NO_DATA_SOURCE = "(no data source named)"
+RISK_EVENTS = "(risk events)"
+RISK_SOURCETYPES = ("stash", "malicious_image:risk")  # ES's risk events; the app's standalone action's
 
 
 class Visibility(str, Enum):
@@ -91,21 +96,32 @@ class DataVerdict:
 
 
 def data_verdict(
-    data_source_names: Sequence[str], sources: Mapping[str, DataSourceInfo], inventory: Inventory
+    data_source_names: Sequence[str],
+    sources: Mapping[str, DataSourceInfo],
+    inventory: Inventory,
+    detection_type: str = "",
 ) -> DataVerdict:
     """Judge one detection's data sources against the inventory (see the module docstring)."""
-    if not data_source_names:
-        return DataVerdict(False, (NO_DATA_SOURCE,))
+    names = list(data_source_names) or [RISK_EVENTS if detection_type == "Correlation" else NO_DATA_SOURCE]
     missing: Dict[str, None] = {}
-    for name in data_source_names:
-        source = sources.get(name)
-        if source is None:
-            missing[f"{name} (unknown data source)"] = None
-        elif inventory.sees(source):
+    for name in names:
+        unmet = [need for part in name.split(" AND ") for need in _unmet(part, sources, inventory)]
+        if not unmet:
             return DataVerdict(True, ())
-        else:
-            missing[source.requirement] = None
+        missing.update(dict.fromkeys(unmet))
     return DataVerdict(False, tuple(missing))
+
+
+def _unmet(part: str, sources: Mapping[str, DataSourceInfo], inventory: Inventory) -> List[str]:
+    if part == NO_DATA_SOURCE:
+        return [part]
+    if part == RISK_EVENTS:
+        seen = any(t in inventory.sourcetypes for t in RISK_SOURCETYPES)
+        return [] if seen else [" or ".join(RISK_SOURCETYPES)]
+    source = sources.get(part)
+    if source is None:
+        return [f"{part} (unknown data source)"]
+    return [] if inventory.sees(source) else [source.requirement]
 
 
 def visibility(enabled: bool, seen: bool) -> Visibility:
@@ -140,13 +156,14 @@ class ReadyToEnable:
 
 
 def ready_to_enable(detections: Sequence[DetectionVisibility]) -> List[ReadyToEnable]:
-    """The "ready to enable" list: every ``ready`` detection, with the technique ids (full ids,
-    sub-techniques included) that no ``fed`` detection covers yet; most added first, then by name."""
+    """The "ready to enable" list: every ``ready`` detection mapped to ATT&CK, with the technique
+    ids (full ids, sub-techniques included) that no ``fed`` detection covers yet; most added
+    first, then by name. A detection without an ATT&CK id adds nothing to the matrix and is left out."""
     fed = {t for d in detections if d.state is Visibility.FED for t in d.technique_ids}
     ready = [
         ReadyToEnable(d.name, tuple(sorted(t for t in set(d.technique_ids) if t not in fed)))
         for d in detections
-        if d.state is Visibility.READY
+        if d.state is Visibility.READY and d.technique_ids
     ]
     return sorted(ready, key=lambda r: (-len(r.adds), r.name))
 
@@ -154,3 +171,49 @@ def ready_to_enable(detections: Sequence[DetectionVisibility]) -> List[ReadyToEn
 def blind_rules(detections: Sequence[DetectionVisibility]) -> List[DetectionVisibility]:
     """The "blind rules" list: enabled detections whose data is not seen, by name."""
     return sorted((d for d in detections if d.state is Visibility.BLIND), key=lambda d: d.name)
+
+
+def site_visibility(
+    detection_rows: Iterable[Mapping[str, object]],
+    data_source_rows: Iterable[Mapping[str, object]],
+    inventory_rows: Iterable[Mapping[str, object]],
+    enabled: Mapping[str, Sequence[str]],
+    fired: Iterable[str],
+) -> Dict[str, DetectionVisibility]:
+    """Every detection name of the site with its visibility, as the dashboard's ``ds_detections``.
+
+    Arguments:
+        detection_rows: rows of the detections lookup (name, type, data_source, mitre_attack_id).
+        data_source_rows: rows of the data_sources lookup.
+        inventory_rows: rows of malicious_image_data_inventory.
+        enabled: detection name (rule affixes removed) -> ATT&CK ids of its enabled saved searches.
+        fired: detection names whose rules wrote risk or notable events in 7 days.
+    """
+    sources = {str(r["name"]): DataSourceInfo(str(r["name"]), str(r.get("sourcetype") or ""),
+                                              str(r.get("event_name") or "")) for r in data_source_rows}
+    inventory = Inventory.from_rows(inventory_rows)
+    fired_set = set(fired)
+    merged: Dict[str, Dict[str, object]] = {}
+    for row in detection_rows:
+        entry = merged.setdefault(str(row["name"]), {"ids": [], "ds": [], "type": ""})
+        entry["ids"] += _list(row.get("mitre_attack_id"))
+        entry["ds"] += _list(row.get("data_source"))
+        entry["type"] = entry["type"] or str(row.get("type") or "")
+    for name, ids in enabled.items():
+        merged.setdefault(name, {"ids": [], "ds": [], "type": ""})["ids"] += list(ids)
+    result = {}
+    for name, entry in merged.items():
+        result[name] = DetectionVisibility(
+            name=name,
+            technique_ids=tuple(dict.fromkeys(entry["ids"])),
+            enabled=name in enabled,
+            fired=name in fired_set,
+            verdict=data_verdict(list(dict.fromkeys(entry["ds"])), sources, inventory, str(entry["type"])),
+        )
+    return result
+
+
+def _list(value: object) -> List[str]:
+    if value is None or value == "":
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
