@@ -63,7 +63,8 @@ def test_a_correlation_reads_risk_events_of_es_or_of_the_standalone_action():
 
 def test_site_visibility_merges_content_and_enabled_searches_and_fills_both_lists():
     rows = [
-        {"name": "Win A", "type": "TTP", "data_source": ["Sysmon EventID 1"], "mitre_attack_id": ["T1003", "T1003.001"]},
+        {"name": "Win A", "type": "TTP", "data_source": ["Sysmon EventID 1"],
+         "mitre_attack_id": ["T1003", "T1003.001"]},
         {"name": "Win B", "type": "TTP", "data_source": "Sysmon EventID 1", "mitre_attack_id": ["T1003.001", "T1055"]},
         {"name": "Scan", "type": "TTP", "data_source": "AWS CloudTrail DescribeImageScanFindings",
          "mitre_attack_id": "T1204.003"},
