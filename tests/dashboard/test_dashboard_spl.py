@@ -331,3 +331,11 @@ def test_matrix_follows_a_catalogue_with_attack_v19s_fifteen_tactics(site, defin
     impairment = [v for row in matrix for k, v in row.items() if k.endswith("Defense Impairment") and v]
     assert any(" T1027 Obfuscated Files or Information" in c for c in stealth)
     assert [c for c in impairment if " T1562 " in c] and len(impairment) == 1
+
+
+def test_standalone_site_shows_fired_rules_and_notables_like_es(results, standalone_results, standalone_site):
+    """Without ES the alert action writes to its own indexes; the index macros follow (contracts.md)."""
+    assert {e["index"] for e in standalone_site.events if e.get("search_name")} == set(MODES["standalone"])
+    for name in ("ds_rules", "ds_rule_notables", "ds_technique_detail", "ds_subtechniques", "ds_head_techniques"):
+        assert standalone_results[name] == results[name], name
+    assert any(c.endswith(" ▲") for row in standalone_results["ds_matrix"] for c in row.values())
