@@ -203,6 +203,7 @@ def test_rules_panel_shows_the_seven_rules_with_runs_notables_and_drift(results,
         assert row["upstream v"] != "-", f"{row['rule']}: not matched to synced content by detection_id"
         assert row["drift"] in ("same", "upstream newer", "local newer")
     assert rows["AWS ECR Container Scanning Findings High"]["data"] == "seen (7 d)"
+    assert {r["state"] for r in rows.values()} == {"fed", "ready"}  # the disabled correlation is ready
 
 
 def test_cloudtrail_ecr_data_is_reported_present(results):
@@ -229,6 +230,10 @@ def test_scanning_rules_blind_when_describe_events_never_arrive(definition, site
     rules = {r["rule"]: r["data"] for r in run_search(substitute(data_source_spl(definition, "ds_rules"), tokens),
                                                       events, context)}
     assert rules["AWS ECR Container Scanning Findings High"] == "scanning rules blind"
+    states = {r["rule"]: r["state"] for r in run_search(
+        substitute(data_source_spl(definition, "ds_rules"), tokens), events, context)}
+    assert states["AWS ECR Container Scanning Findings High"] == "blind"
+    assert states["AWS ECR Container Upload Unknown User"] == "fed"
     assert rules["AWS ECR Container Upload Unknown User"] == "seen (7 d)"
     blind = run_search(substitute(data_source_spl(definition, "ds_blind"), tokens), events, context)
     assert "Malicious Image - AWS ECR Container Scanning Findings High - Rule" in {r["rule"] for r in blind}
