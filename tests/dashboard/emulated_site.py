@@ -32,6 +32,7 @@ What the dashboard's searches see here, and where each piece comes from:
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import os
@@ -219,6 +220,41 @@ def contract_adapter_macros(macros: Dict[str, Any], mode: str) -> Dict[str, Any]
     if "malicious_image_cloudtrail" not in adapted and "cloudtrail" in adapted:
         adapted["malicious_image_cloudtrail"] = adapted["cloudtrail"]
     return adapted
+
+
+GROUP_FIELDS = ("group_id", "group_name", "aliases", "technique_id", "url", "attack_version", "source_commit")
+
+
+def contract_adapter_groups(kvstore: Path, definitions: Dict[str, Any], tarball: Path) -> Dict[str, Any]:
+    """The ``groups`` table of contracts.md, until the attack branch's sync writes it.
+
+    Derived as contracts.md says for the CSV fallback: the ``groups`` column of the snapshot's
+    ``mitre_enrichment.csv`` (read from the tarball in place; group ids empty); each group lists
+    the techniques whose row names it. Returns transforms.conf definitions with a
+    ``malicious_image_groups`` lookup added when transforms.conf lacks one.
+    """
+    if (kvstore / "malicious_image_groups.csv").exists() or "malicious_image_groups" in definitions:
+        return dict(definitions)
+    prefix = tarball.name[: -len(".tar.gz")]
+    with tarfile.open(tarball) as archive:
+        text = archive.extractfile(f"{prefix}/app_template/lookups/mitre_enrichment.csv").read().decode("utf-8")
+    uses: Dict[str, List[str]] = {}
+    for row in csv.DictReader(io.StringIO(text)):
+        for group in (row.get("groups") or "").split("|"):
+            if group.strip() and group.strip() != "no":
+                uses.setdefault(group.strip(), []).append(row["mitre_id"])
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=GROUP_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for group, techniques in sorted(uses.items()):
+        writer.writerow({"group_id": "", "group_name": group, "aliases": "",
+                         "technique_id": "\n".join(sorted(techniques)), "url": "", "attack_version": "",
+                         "source_commit": prefix.rsplit("-", 1)[-1]})
+    (kvstore / "malicious_image_groups.csv").write_text(out.getvalue(), encoding="utf-8")
+    adapted = dict(definitions)
+    adapted["malicious_image_groups"] = {"external_type": "kvstore", "collection": "malicious_image_groups_a",
+                                         "fields_list": ", ".join(GROUP_FIELDS)}
+    return adapted
 # ---- END CONTRACT ADAPTER ---------------------------------------------------------------------
 
 
@@ -314,7 +350,8 @@ def build_site(workdir: Path, mode: str = "es") -> Site:
     context = SearchContext(
         macros=contract_adapter_macros(macros_from_conf(read_conf(APP / "default" / "macros.conf")), mode),
         lookups=LookupStore(
-            definitions=read_conf(APP / "default" / "transforms.conf"),
+            definitions=contract_adapter_groups(kvstore, read_conf(APP / "default" / "transforms.conf"),
+                                                snapshots_dir() / SYNC_HISTORY[-1][0]),
             lookup_dirs=[APP / "lookups"],
             kvstore_dir=kvstore,
         ),

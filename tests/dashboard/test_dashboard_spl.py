@@ -345,3 +345,18 @@ def test_standalone_site_shows_fired_rules_and_notables_like_es(results, standal
     for name in ("ds_rules", "ds_rule_notables", "ds_technique_detail", "ds_subtechniques", "ds_head_techniques"):
         assert standalone_results[name] == results[name], name
     assert any(c.endswith(" ▲") for row in standalone_results["ds_matrix"] for c in row.values())
+
+
+def test_group_filter_shows_the_techniques_a_group_uses_and_their_coverage(site, definition):
+    groups = {r["group_name"]: r for r in site.context.lookups.read("malicious_image_groups")}
+    uses = groups["TeamTNT"]["technique_id"]
+    assert "T1204.003" in uses  # TeamTNT deploys malicious images
+    tokens = {**default_tokens(definition), "group": "TeamTNT"}
+    rows = run_search(substitute(data_source_spl(definition, "ds_coverage"), tokens), site.events, site.context)
+    shown = {r["technique_id"]: r for r in rows}
+    parents = {t.split(".")[0] for t in uses}
+    assert set(shown) == set(uses) | parents
+    assert shown["T1204.003"]["state"] == "fed"
+    everyone = run_search(substitute(data_source_spl(definition, "ds_coverage"), default_tokens(definition)),
+                          site.events, site.context)
+    assert len(everyone) == 637 > len(rows)
