@@ -314,6 +314,7 @@ def test_matrix_follows_a_catalogue_with_attack_v19s_fifteen_tactics(site, defin
     kvstore.mkdir()
     for table in ("detections", "stories", "macros", "data_sources"):
         (kvstore / f"malicious_image_{table}.csv").symlink_to((site.sync_output / f"{table}.csv").resolve())
+    (kvstore / "malicious_image_groups.csv").symlink_to(site.context.lookups.kvstore_dir / "malicious_image_groups.csv")
     with open(site.sync_output / "techniques.csv", newline="", encoding="utf-8") as source:
         rows = list(csv.DictReader(source))
     for row in rows:
