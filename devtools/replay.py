@@ -26,6 +26,7 @@ The evaluator raises on any command or function it lacks: nothing is silently sk
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -127,10 +128,21 @@ class App:
         return [n for n in names if not self._is_correlation(n)] + [n for n in names if self._is_correlation(n)]
 
     def baselines(self) -> List[str]:
-        """Baseline (support) stanzas."""
-        return [
-            n for n, s in self.savedsearches.items() if s.get("action.escu.search_type") == "support" and "search" in s
-        ]
+        """Baseline (support) stanzas whose output lookup a rule reads (directly or through a
+        macro); the dashboard's baselines (data inventory, rule activity) feed no rule and are not
+        replayed."""
+        read_by_rules = " ".join(
+            [self.savedsearches[n].get("search", "") for n in self.rules()]
+            + [str(getattr(m, "definition", m)) for m in self.macros.values()]
+        )
+        found = []
+        for name, stanza in self.savedsearches.items():
+            if stanza.get("action.escu.search_type") != "support" or "search" not in stanza:
+                continue
+            outputs = re.findall(r"\|\s*outputlookup\s+(?:\w+=\S+\s+)*([\w.]+)", stanza["search"])
+            if any(re.search(rf"\b{re.escape(lookup)}\b", read_by_rules) for lookup in outputs):
+                found.append(name)
+        return found
 
     def _is_correlation(self, stanza: str) -> bool:
         return self.savedsearches[stanza].get(f"{alerting.PARAM_PREFIX}detection_type") == "Correlation"

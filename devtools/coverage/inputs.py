@@ -102,6 +102,7 @@ def read_detections(sync_output: PathLike) -> List[Detection]:
                 for t in technique_ids_in(v)
             ),
             stories=_values(row.get("analytic_story")),
+            type=str(row.get("type", "") or ""),
         )
         for row in _table(Path(sync_output), "detections")
     ]

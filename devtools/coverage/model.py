@@ -69,6 +69,15 @@ class Detection:
     platform: str
     technique_ids: Tuple[str, ...]
     stories: Tuple[str, ...] = ()
+    type: str = ""
+
+    @property
+    def retired(self) -> bool:
+        """Deprecated, removed or hunting content: not counted as available unless asked for."""
+        return self.status in RETIRED_STATUSES or self.type == "Hunting"
+
+
+RETIRED_STATUSES = ("deprecated", "removed")
 
 
 @dataclass(frozen=True)
@@ -89,11 +98,15 @@ class Filters:
     platform: str | None = None
     status: str | None = None
     story: str | None = None
+    include_retired: bool = False
 
-    def accepts(self, detection: Detection | None) -> bool:
-        """Whether a detection passes; a site search without synced content passes only unfiltered."""
+    def accepts(self, detection: Detection | None, enabled: bool = False) -> bool:
+        """Whether a detection passes; a site search without synced content passes only unfiltered.
+        Retired content (deprecated, removed, hunting) passes only when included or enabled."""
         if detection is None:
             return self.platform is None and self.status is None and self.story is None
+        if detection.retired and not (self.include_retired or enabled):
+            return False
         return (
             (self.platform is None or detection.platform == self.platform)
             and (self.status is None or detection.status == self.status)
@@ -181,7 +194,7 @@ def compute_coverage(
                 add("fired", detection.name, detection.technique_ids)
     for search in site_searches:
         matched = content_by_id.get(search.detection_id) or content_by_name.get(detection_name(search.title))
-        if not filters.accepts(matched):
+        if not filters.accepts(matched, enabled=search.enabled):
             continue
         ids = search.technique_ids + (matched.technique_ids if matched else ())
         if search.enabled:

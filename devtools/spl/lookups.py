@@ -69,18 +69,22 @@ class LookupStore:
             rows = [{k: v for k, v in row.items() if k in keep} for row in rows]
         return rows
 
-    def index(self, name: str, fields: Sequence[str]) -> tuple:
-        """``(rows by match key, columns)`` of a lookup for ``| lookup`` on ``fields``; kept until
-        the lookup is written (a scheduled replay runs the same lookup hundreds of times)."""
+    def index(self, name: str, fields: Sequence[str], *, casefold: bool = False) -> tuple:
+        """``(rows by match key, columns)`` of a lookup for ``| lookup`` on ``fields`` (keys
+        case-folded with ``casefold``, for ``case_sensitive_match = false``); kept until the
+        lookup is written (a scheduled replay runs the same lookup hundreds of times)."""
         stanza = self.definition(name)
         version: object = id(self.written[name]) if name in self.written else _file_version(self._path(name, stanza))
-        key = (name, tuple(fields), version)
+        key = (name, tuple(fields), version, casefold)
         if key not in self._indexes:
             table = self.read(name)
             by_key: Dict[tuple, List[Row]] = {}
             columns: Dict[str, None] = {}
             for entry in table:
-                by_key.setdefault(tuple(tuple(values_of(entry.get(f))) for f in fields), []).append(entry)
+                values = (values_of(entry.get(f)) for f in fields)
+                by_key.setdefault(
+                    tuple(tuple(v.casefold() if casefold else v for v in vs) for vs in values), []
+                ).append(entry)
                 for column in entry:
                     columns.setdefault(column, None)
             self._indexes[key] = (by_key, list(columns))

@@ -32,3 +32,21 @@ def definition() -> Dict[str, Any]:
 def results(site: Site, definition: Dict[str, Any]) -> Dict[str, List[dict]]:
     """Every data source's rows, from its own SPL over the emulated site."""
     return {name: run_data_source(definition, name, site.events, site.context) for name in definition["dataSources"]}
+
+
+@pytest.fixture(scope="session")
+def standalone_site(tmp_path_factory: pytest.TempPathFactory) -> Site:
+    """The same site without Enterprise Security: the app's alert action writes notables and risk
+    to its own indexes, which the index macros name."""
+    if not (snapshots_dir() / "splunk-security_content-b13b314.tar.gz").is_file():
+        pytest.skip("the security_content snapshots of ../shared are not here (set SHARED_DIR)")
+    return build_site(tmp_path_factory.mktemp("standalone"), mode="standalone")
+
+
+@pytest.fixture(scope="session")
+def standalone_results(standalone_site: Site, definition: Dict[str, Any]) -> Dict[str, List[dict]]:
+    """Every data source's rows over the standalone site."""
+    return {
+        name: run_data_source(definition, name, standalone_site.events, standalone_site.context)
+        for name in definition["dataSources"]
+    }

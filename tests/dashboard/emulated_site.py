@@ -18,6 +18,15 @@ What the dashboard's searches see here, and where each piece comes from:
   count, earlier runs none); one ``malicious_image:sync`` status event per sync run (the 2022,
   2023 and 2024 snapshots three, two and one day ago, then the 2024 one again: unchanged).
 * "now" is two hours after the newest sample event, so the sample falls in the 24 h / 7 d windows.
+* The sourcetype inventory: one day of events of each sourcetype in :data:`SITE_SOURCETYPES`
+  (the Windows event logs a site with the Splunk Add-on for Microsoft Windows indexes, with the
+  add-on's own capitalisation), beside the CloudTrail sample; the app's baseline search
+  ``Malicious Image - Data Inventory - Update`` runs once at "now" over them (its SPL, from
+  savedsearches.conf), as an admin runs it after installing, and keeps
+  ``malicious_image_data_inventory``.
+* Two modes (:data:`MODES`): ``es`` (Enterprise Security: notables in ``notable``, risk in
+  ``risk``) and ``standalone`` (the app's alert action writing to its own indexes); both write
+  ``source`` = the search name, as ES and the alert action do.
 """
 
 from __future__ import annotations
@@ -31,14 +40,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
-from conftest import APP, ROOT, SNAPSHOTS
-
 from devtools import replay
 from devtools.commands import sync as sync_command
 from devtools.conffile import read_conf
 from devtools.coverage.inputs import conf_bool, is_enabled, read_saved_searches
-from devtools.spl import LookupStore, SearchContext, macros_from_conf
+from devtools.spl import LookupStore, SearchContext, macros_from_conf, run_search
 from devtools.spl.jsonpath import flatten
+from tests.support.paths import APP, ROOT, SNAPSHOTS
 
 Row = Dict[str, Any]
 HOUR = 3600.0
@@ -62,7 +70,12 @@ SYNC_HISTORY = (
     ("splunk-security_content-b13b314.tar.gz", 1.0),
     ("splunk-security_content-b13b314.tar.gz", 0.25),
 )
-TABLES = ("detections", "techniques", "tactics", "stories", "macros")
+TABLES = ("detections", "techniques", "tactics", "stories", "macros", "data_sources")
+SITE_SOURCETYPES = ("XmlWinEventLog", "WinEventLog")
+INVENTORY_SEARCH = "Malicious Image - Data Inventory - Update"
+ACTIVITY_SEARCH = "Malicious Image - Rule Activity - Update"
+# mode -> (notable index, risk index)
+MODES = {"es": ("notable", "risk"), "standalone": ("malicious_image_notable", "malicious_image_risk")}
 
 
 def snapshots_dir() -> Path:
@@ -82,6 +95,7 @@ class Site:
     events: List[Row]
     context: SearchContext
     status_events: List[Row]
+    mode: str = "es"
 
 
 def _sync(out: Path, tarball: Path) -> Dict[str, Any]:
@@ -156,7 +170,10 @@ def rest_provider(conf_layers: Sequence[str]):
     def rest(endpoint: str, options: Dict[str, str]) -> List[Row]:
         if endpoint.rstrip("/").split("/")[-2:] != ["saved", "searches"]:
             raise ValueError(f"the emulated site serves only saved/searches, not {endpoint}")
-        field, _, wanted = options.get("search", "").partition("=")
+        field, _, wanted = str(options.get("search", "")).partition("=")
+        wanted_fields = options.get("f")
+        if isinstance(wanted_fields, str):
+            wanted_fields = [wanted_fields]
         rows = []
         for (app, title), settings in saved.items():
             row = dict(settings)
@@ -169,11 +186,57 @@ def rest_provider(conf_layers: Sequence[str]):
                     "is_scheduled": "1" if conf_bool(settings.get("enableSched")) else "0",
                 }
             )
-            if not field or row.get(field) == wanted:  # splunkd's search="field=value" filter
-                rows.append(row)
+            if field and row.get(field) != wanted:  # splunkd's search="field=value" filter
+                continue
+            if wanted_fields:  # f=: only the named content fields (REST API Reference, "f")
+                row = {k: v for k, v in row.items()
+                       if k in ("title", "eai:acl.app", "eai:acl.owner") or _f_matches(wanted_fields, k)}
+            rows.append(row)
         return rows
 
     return rest
+
+
+def _f_matches(patterns: Sequence[str], name: str) -> bool:
+    return any(name == p or (p.endswith("*") and name.startswith(p[:-1])) for p in patterns)
+
+
+def site_macros(macros: Dict[str, Any], mode: str) -> Dict[str, Any]:
+    """The app's macros as this site's admin sets them: the index macros name where notables and
+    risk events are in this mode (ES's ``notable``/``risk``, or the standalone action's indexes),
+    as ``local/macros.conf`` would (docs/rules.md, "One index setting")."""
+    notable_index, risk_index = MODES[mode]
+    adapted = dict(macros)
+    adapted["malicious_image_notable_index"] = f"index={notable_index}"
+    adapted["malicious_image_risk_index"] = f"index={risk_index}"
+    return adapted
+
+
+def _inventory_events(now: float) -> List[Row]:
+    """One event an hour for a day of each emulated sourcetype (see the module docstring)."""
+    return [
+        {"_time": str(now - DAY + hour * HOUR), "index": "wineventlog", "sourcetype": sourcetype,
+         "source": f"WinEventLog:{sourcetype}", "host": "dc1", "_raw": f"<Event>{sourcetype}</Event>"}
+        for sourcetype in SITE_SOURCETYPES
+        for hour in range(24)
+    ]
+
+
+def _run_baselines(conf_layers: Sequence[str], events: List[Row], context: SearchContext) -> None:
+    """Run the app's two dashboard baselines once at "now", as an admin does after installing:
+    the data inventory as it is, the rule activity seeded over 7 days (its documented seed run)."""
+    saved = read_saved_searches(conf_layers)
+    runs = (
+        (INVENTORY_SEARCH, saved[("malicious_image", INVENTORY_SEARCH)]["search"], "malicious_image_data_inventory"),
+        (ACTIVITY_SEARCH, saved[("malicious_image", ACTIVITY_SEARCH)]["search"]
+         .replace("earliest=-70m@m latest=-10m@m", "earliest=-7d@h latest=now"), "malicious_image_rule_activity"),
+    )
+    for title, spl, lookup in runs:
+        if "earliest=-7d@h latest=now" not in spl and title == ACTIVITY_SEARCH:
+            raise RuntimeError(f"{title}: its time window changed; update the seed run here")
+        run_search(spl, events, context)
+        if lookup not in context.lookups.written:
+            raise RuntimeError(f"{title} wrote no {lookup}")
 
 
 def _scheduler_events(conf_layers: Sequence[str], results: Dict[str, int], now: float) -> List[Row]:
@@ -204,8 +267,10 @@ def _scheduler_events(conf_layers: Sequence[str], results: Dict[str, int], now: 
     return events
 
 
-def build_site(workdir: Path) -> Site:
-    """Sync, replay and lay out the emulated site in ``workdir`` (about 10 s)."""
+def build_site(workdir: Path, mode: str = "es") -> Site:
+    """Sync, replay and lay out the emulated site in ``workdir`` (about 10 s); ``mode`` is a key
+    of :data:`MODES`."""
+    notable_index, risk_index = MODES[mode]
     cloudtrail = replay.load_events(SAMPLE)
     now = max(float(e["_time"]) for e in cloudtrail) + 2 * HOUR
     sync_output = workdir / "sync"
@@ -225,11 +290,19 @@ def build_site(workdir: Path) -> Site:
         if result.stanza not in running:
             continue
         results[result.stanza] = len(result.rows)
-        risk += replay.risk_events_as_splunk(result.risks, index="risk")
-        notable += replay.risk_events_as_splunk(result.notables, index="notable")
-    events = cloudtrail + risk + notable + _scheduler_events(conf_layers, results, now) + status_events
+        risk += replay.risk_events_as_splunk(result.risks, index=risk_index)
+        notable += replay.risk_events_as_splunk(result.notables, index=notable_index)
+    for event in risk + notable:  # ES and the standalone action both set source to the search name
+        event["source"] = event.get("search_name", "")
+    if mode == "standalone":  # the app's alert action's sourcetypes (bin/malicious_image/alert_notable.py)
+        for event in risk:
+            event["sourcetype"] = "malicious_image:risk"
+        for event in notable:
+            event["sourcetype"] = "malicious_image:notable"
+    events = (cloudtrail + risk + notable + _scheduler_events(conf_layers, results, now) + status_events
+              + _inventory_events(now))
     context = SearchContext(
-        macros=macros_from_conf(read_conf(APP / "default" / "macros.conf")),
+        macros=site_macros(macros_from_conf(read_conf(APP / "default" / "macros.conf")), mode),
         lookups=LookupStore(
             definitions=read_conf(APP / "default" / "transforms.conf"),
             lookup_dirs=[APP / "lookups"],
@@ -238,4 +311,5 @@ def build_site(workdir: Path) -> Site:
         rest=rest_provider(conf_layers),
         now=now,
     )
-    return Site(now, sync_output, conf_layers, events, context, status_events)
+    _run_baselines(conf_layers, events, context)
+    return Site(now, sync_output, conf_layers, events, context, status_events, mode)

@@ -12,13 +12,16 @@ import os
 import shutil
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from browser import bundle, chromium_path, npm_ready, run_chromium, serve, write_page_data
-from conftest import ROOT
 from datasources import ATTACK_COVERAGE, as_test_definition
 from dom import panels, preset_validation
+from PIL import Image
+
+from tests.support.paths import ROOT
 
 pytest_plugins = ["dashboard_fixtures"]
 pytestmark = [
@@ -29,15 +32,24 @@ pytestmark = [
 WIDTH = 1600
 # (file under docs/, panel at the top of the picture, height in pixels)
 SCREENSHOTS = (
-    ("dashboard-coverage.png", None, 1560),
-    ("dashboard-t1204.png", "viz_by_tactic", 1780),
+    ("dashboard-coverage.png", None, 1600),
+    ("dashboard-t1204.png", "viz_by_tactic", 1900),
 )
-STATE_COLORS = {
-    "▲": "rgb(217, 130, 43)",
-    "●": "rgb(30, 138, 76)",
-    "○": "rgb(47, 85, 119)",
-    "·": "rgb(42, 45, 51)",
-}
+MARK = "\u2060"  # the invisible tactic-order prefix of the matrix columns
+
+
+def _hex(color: str) -> tuple:
+    return tuple(int(color[i : i + 2], 16) for i in (1, 3, 5))
+
+
+def _state_pairs(definition) -> dict:
+    """state -> (background, text) colours of the matrix, from the definition."""
+    context = definition["visualizations"]["viz_matrix"]["context"]
+    text = {m["match"]: m["value"] for m in context["stateText"]}
+    return {m["match"]: (_hex(m["value"]), _hex(text[m["match"]])) for m in context["stateBackground"]}
+
+
+GLYPHS = {"●": "fed", "◐": "blind", "○": "ready", "◌": "needs data", "·": "none"}
 
 
 @pytest.fixture(scope="session")
@@ -106,21 +118,28 @@ def test_no_panel_says_no_results_where_its_search_returned_rows(rendered, defin
         assert not shown[viz_id].shows_no_data, f"{viz_id} shows no results though {source} returned rows"
 
 
-def test_matrix_shows_the_tactics_in_order_and_colours_cells_by_state(rendered, results):
+def test_matrix_shows_the_tactics_in_order_and_colours_cells_by_state(rendered, results, definition):
     dom, _ = rendered
     matrix = panels(dom)["viz_matrix"]
-    assert matrix.headers == list(results["ds_matrix"][0])
-    assert "▲ T1204 User Execution [8/46]" in matrix.cells
-    for glyph, color in STATE_COLORS.items():
+    expected = [c.lstrip(MARK) for c in results["ds_matrix"][0] if not c.startswith("_")]
+    assert [h.lstrip(MARK) for h in matrix.headers] == expected  # tactic names, the hidden state columns not shown
+    assert "● T1204 User Execution (sub 1/3) ▲" in matrix.cells
+    pairs = _state_pairs(definition)
+    for glyph, state in GLYPHS.items():
         cell = next(c for c in matrix.cells if c.startswith(glyph + " "))
-        assert f"background-color: {color}" in matrix.cell_style(cell), (glyph, matrix.cell_style(cell))
+        background, text = pairs[state]
+        style = matrix.cell_style(cell)
+        assert "background-color: rgb({}, {}, {})".format(*background) in style, (state, style)
+        assert "; color: rgb({}, {}, {})".format(*text) in style, (state, style)
 
 
 def test_headline_figures_are_shown(rendered, results):
     dom, _ = rendered
     shown = panels(dom)
-    for viz_id, source in (("viz_head_enabled", "ds_head_enabled"), ("viz_head_total", "ds_head_total")):
-        assert results[source][0]["techniques"] in shown[viz_id].text
+    assert results["ds_head_techniques"][0]["fed"] in shown["viz_head_techniques"].text
+    assert results["ds_head_techniques"][0]["label"] in shown["viz_head_techniques"].text
+    assert results["ds_head_subtechniques"][0]["fed"] in shown["viz_head_subtechniques"].text
+    assert results["ds_head_blind"][0]["rules"] in shown["viz_head_blind"].text
 
 
 def test_screenshots_are_written_and_reasonably_small(rendered):
@@ -128,6 +147,77 @@ def test_screenshots_are_written_and_reasonably_small(rendered):
     for name, _, _ in SCREENSHOTS:
         size = (shots / name).stat().st_size
         assert 50_000 < size < 1_500_000, (name, size)
+
+
+def _text_contrast(image, background: tuple, text: tuple) -> tuple:
+    """(pixels sampled, contrast ratio) of the text drawn on ``background`` in a screenshot.
+
+    Text pixels are those between two background pixels of the same row (inside one cell) whose
+    colour is within 40 of the declared text colour; the most frequent such colour is the
+    rendered text colour, and its WCAG 2 contrast ratio against the background is measured.
+    """
+    width, height = image.size
+    pixels = image.load()
+    found = Counter()
+    for y in range(0, height, 1):
+        last_bg = None
+        for x in range(width):
+            pixel = pixels[x, y][:3]
+            if pixel == background:
+                if last_bg is not None and 1 < x - last_bg < 60:
+                    for gx in range(last_bg + 1, x):
+                        candidate = pixels[gx, y][:3]
+                        if sum(abs(a - b) for a, b in zip(candidate, text)) < 40:
+                            found[candidate] += 1
+                last_bg = x
+    if not found:
+        return 0, 0.0
+    color, _ = found.most_common(1)[0]
+    return sum(found.values()), contrast_ratio(background, color)
+
+
+def contrast_ratio(first: tuple, second: tuple) -> float:
+    """WCAG 2.x contrast ratio of two sRGB colours."""
+
+    def luminance(rgb: tuple) -> float:
+        channels = [c / 255 for c in rgb]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(first), luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_every_state_text_reaches_4_5_to_1_on_its_colour_in_the_screenshot(rendered, definition):
+    _, shots = rendered
+    image = Image.open(shots / "dashboard-coverage.png").convert("RGB")
+    measured = {}
+    for state, (background, text) in _state_pairs(definition).items():
+        sampled, ratio = _text_contrast(image, background, text)
+        measured[state] = round(ratio, 2)
+        assert sampled >= 20, f"{state}: no text found on {background} in the screenshot"
+        assert ratio >= 4.5, f"{state}: contrast {ratio:.2f}:1 below 4.5:1"
+    print(f"contrast measured in the screenshot: {measured}")
+
+
+def test_contrast_sampling_can_fail():
+    image = Image.new("RGB", (40, 4), (30, 30, 30))
+    for x in range(10, 20):
+        image.putpixel((x, 1), (60, 60, 60))  # dark grey text on near-black: about 1.5:1
+    sampled, ratio = _text_contrast(image, (30, 30, 30), (60, 60, 60))
+    assert sampled == 10 and ratio < 4.5
+
+
+def test_standalone_site_renders_fired_and_notable_panels(page_dir, definition, standalone_results, tmp_path):
+    page = tmp_path / "page"
+    shutil.copytree(page_dir, page)
+    write_page_data(page, as_test_definition(definition, standalone_results), definition)
+    with serve(page) as url:
+        dom = run_chromium(f"{url}/index.html", tmp_path / "profile", width=WIDTH, height=1600)
+    shown = panels(dom)
+    for viz_id in ("viz_rules", "viz_rule_notables", "viz_matrix", "viz_technique_detail"):
+        assert not shown[viz_id].problems and not shown[viz_id].shows_no_data, viz_id
+    assert "● T1204 User Execution (sub 1/3) ▲" in shown["viz_matrix"].cells
 
 
 def test_a_panel_without_rows_or_with_an_error_is_caught(page_dir, definition, results, tmp_path):

@@ -11,12 +11,20 @@ from pathlib import Path
 import jsonschema
 import pytest
 from datasources import ATTACK_COVERAGE, data_source_spl, default_tokens, run_data_source, substitute
-from emulated_site import SITE_DISABLED_APP_RULES, status_event
+from emulated_site import INVENTORY_SEARCH, MODES, SITE_DISABLED_APP_RULES, status_event
 
 from devtools.coverage import build_layer, compute_coverage
-from devtools.coverage.inputs import read_detections, read_site_searches, read_tactics, read_techniques
-from devtools.coverage.model import summary
+from devtools.coverage.inputs import (
+    read_detections,
+    read_saved_searches,
+    read_site_searches,
+    read_tactics,
+    read_techniques,
+)
+from devtools.coverage.model import detection_name
+from devtools.coverage.visibility import Visibility, blind_rules, ready_to_enable, site_visibility
 from devtools.spl import run_search
+from devtools.spl.lookups import read_csv
 
 pytest_plugins = ["dashboard_fixtures"]
 
@@ -24,8 +32,12 @@ NAMES = sorted(json.loads(ATTACK_COVERAGE.read_text(encoding="utf-8"))["dataSour
 SCHEMA = json.loads((Path(__file__).parent / "navigator_layer_4_5.schema.json").read_text(encoding="utf-8"))
 
 
+TACTIC_ORDER_MARK = "\u2060"  # invisible word joiners before a tactic name: chart sorts columns by name
+
+
 def _fired(site):
-    return [e["search_name"] for e in site.events if e.get("index") in ("risk", "notable")]
+    notable_index, risk_index = MODES[site.mode]
+    return [e["search_name"] for e in site.events if e.get("index") in (risk_index, notable_index)]
 
 
 def _python_coverage(site, **filters):
@@ -40,6 +52,24 @@ def _python_coverage(site, **filters):
     )
 
 
+def _python_visibility(site):
+    enabled = {}
+    for search in read_site_searches(site.conf_layers):
+        if search.enabled:
+            enabled.setdefault(detection_name(search.title), []).extend(search.technique_ids)
+    return site_visibility(
+        read_csv(site.sync_output / "detections.csv"),
+        read_csv(site.sync_output / "data_sources.csv"),
+        site.context.lookups.written["malicious_image_data_inventory"],
+        enabled,
+        [detection_name(name) for name in _fired(site)],
+    )
+
+
+def _tactic_columns(row):
+    return [c.lstrip(TACTIC_ORDER_MARK) for c in row if not c.startswith("_")]
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_every_data_source_runs_and_returns_rows(results, name):
     assert results[name], f"{name} returned no rows over the emulated site"
@@ -48,39 +78,89 @@ def test_every_data_source_runs_and_returns_rows(results, name):
 def test_matrix_columns_are_the_synced_tactics_in_attack_order(results, site):
     tactics = read_tactics(site.sync_output)
     assert len(tactics) == 14  # the October 2024 catalogue is ATT&CK v15
-    columns = list(results["ds_matrix"][0])
-    assert columns == [f"{i:02d} {t}" for i, t in enumerate(tactics, 1)]
+    first = results["ds_matrix"][0]
+    assert _tactic_columns(first) == tactics  # headers read as tactic names: no NN prefix
+    assert list(first)[:20] == [f"_s{i:02d}" for i in range(1, 21)]  # hidden state columns first
 
 
-def test_matrix_cells_carry_state_id_name_and_counts(results, site):
-    cells = [c for row in results["ds_matrix"] for c in row.values()]
+def test_matrix_cells_carry_own_state_subtechnique_counts_and_activity(results, site):
+    rows = results["ds_matrix"]
+    cells, states = [], []
+    visible = [k for k in rows[0] if not k.startswith("_")]  # the first row has every column
+    for row in rows:
+        for position, column in enumerate(visible, 1):
+            if row.get(column):
+                cells.append(row[column])
+                states.append(row[f"_s{position:02d}"])
     user_execution = [c for c in cells if " T1204 " in c]
-    assert user_execution == ["▲ T1204 User Execution [8/46]"]  # fired; sub-technique T1204.003 rolled up
-    assert not any(" T1204.003" in c for c in cells), "sub-techniques must roll up into their technique"
+    # the app's rules are annotated T1204 and T1204.003: T1204 is fed and fired on its own mapping
+    assert user_execution == ["● T1204 User Execution (sub 1/3) ▲"]
+    assert not any(" T1204.003" in c for c in cells), "the matrix cells are parent techniques"
     techniques = read_techniques(site.sync_output)
     assert len(cells) == sum(len(t.tactics) for t in techniques)  # every technique under each of its tactics
-    glyphs = {c.split(" ", 1)[0] for c in cells}
-    assert glyphs == {"▲", "●", "○", "·"}
+    glyph_state = {"●": "fed", "◐": "blind", "○": "ready", "◌": "needs data", "·": "none"}
+    assert all(glyph_state[c.split(" ", 1)[0]] == s for c, s in zip(cells, states))
+    assert set(states) == set(glyph_state.values())  # every visibility state at least once
+    assert any(c.endswith(" ▲") for c in cells)
 
 
-def test_headline_figures_equal_the_offline_coverage(results, site):
-    figures = summary(_python_coverage(site))
-    assert int(results["ds_head_enabled"][0]["techniques"]) == figures["enabled"]
-    assert int(results["ds_head_available"][0]["techniques"]) == figures["available"]
-    assert int(results["ds_head_fired"][0]["techniques"]) == figures["fired"] == 1
-    assert int(results["ds_head_total"][0]["techniques"]) == figures["total"] == 202
-    assert 0 < figures["enabled"] < figures["available"] < figures["total"]
+def test_every_detection_has_the_visibility_the_python_model_gives(results, site):
+    spl = {r["detection"]: r["visibility"] for r in results["ds_detections"]}
+    python = {name: d.state.value for name, d in _python_visibility(site).items()}
+    assert spl == python
+    assert set(spl.values()) == {v.value for v in Visibility}
 
 
-@pytest.mark.parametrize("filters", [{"status": "deprecated"}, {"platform": "cloud"}, {"story": "Dev Sec Ops"}])
+def test_ready_and_blind_lists_are_filled_and_match_the_model(results, site):
+    model = [d for d in _python_visibility(site).values()]
+    detections = {r["detection"]: r for r in results["ds_detections"]}
+    kept = [d for d in model if detections[d.name]["retired"] == "0" or d.enabled]  # default filter
+    ready = {r.name: len(r.adds) for r in ready_to_enable(kept)}
+    assert {r["detection"]: int(r["adds techniques"]) for r in results["ds_ready"]} == ready
+    assert len(ready) > 0
+    blind = {d.name for d in blind_rules(kept)}
+    listed = {detection_name(r["rule"].split(", ")[0]) for r in results["ds_blind"]}
+    assert listed == blind and len(blind) > 0
+    assert int(results["ds_head_blind"][0]["rules"]) == len(blind)
+    assert int(results["ds_head_ready"][0]["detections"]) == len(ready)
+
+
+def test_headline_figures_count_techniques_and_subtechniques_separately(results, site):
+    coverage = results["ds_coverage"]
+    parents = [r for r in coverage if r["is_subtechnique"] == "0"]
+    subs = [r for r in coverage if r["is_subtechnique"] == "1"]
+    assert results["ds_head_techniques"][0] == {
+        "fed": str(sum(r["state"] == "fed" for r in parents)), "total": "202", "label": "of 202 techniques"}
+    assert results["ds_head_subtechniques"][0]["total"] == str(len(subs)) == "435"
+    assert 0 < int(results["ds_head_subtechniques"][0]["fed"]) < len(subs)
+
+
+def test_subtechnique_view_gives_t1204_003_its_own_state(results):
+    rows = {r["sub-technique"]: r for r in results["ds_subtechniques"]}
+    assert set(rows) == {"T1204.001", "T1204.002", "T1204.003"}
+    assert rows["T1204.003"]["state"] == "fed" and rows["T1204.003"]["activity"] == "fired (7 d)"
+    assert rows["T1204.002"]["state"] != "fed"
+
+
+@pytest.mark.parametrize("filters", [{"status": "production"}, {"platform": "cloud"}, {"story": "Dev Sec Ops"}])
 def test_filters_change_the_matrix_as_the_offline_coverage_does(site, definition, filters):
     tokens = {**default_tokens(definition), **filters}
-    spl = substitute(data_source_spl(definition, "ds_coverage"), tokens)
-    rows = run_search(spl, site.events, site.context)
-    by_state = {r["technique_id"]: int(r["state"]) for r in rows}
+    spl = substitute(data_source_spl(definition, "ds_layer"), tokens)
+    layer = json.loads(run_search(spl, site.events, site.context)[0]["layer"])
+    by_state = {t["techniqueID"]: t["score"] for t in layer["techniques"]}
     python = {c.technique.technique_id: int(c.state) for c in _python_coverage(site, **filters)}
     assert by_state == python
     assert sum(v >= 1 for v in by_state.values()) < 131  # a filter narrows the available content
+
+
+def test_retired_content_is_left_out_of_available_unless_shown(site, definition):
+    def available(retired):
+        tokens = {**default_tokens(definition), "retired": retired}
+        rows = run_search(substitute(data_source_spl(definition, "ds_coverage"), tokens), site.events, site.context)
+        return sum(int(r["available"]) for r in rows)
+
+    assert default_tokens(definition)["retired"] == "0"
+    assert available("0") < available("1")
 
 
 def test_layer_from_the_dashboard_is_valid_and_matches_the_offline_layer(results, site):
@@ -91,17 +171,17 @@ def test_layer_from_the_dashboard_is_valid_and_matches_the_offline_layer(results
     spl_scores = {t["techniqueID"]: t["score"] for t in layer["techniques"]}
     assert spl_scores == {t["techniqueID"]: t["score"] for t in offline["techniques"]}
     t1204 = next(t for t in layer["techniques"] if t["techniqueID"] == "T1204")
-    named = {m["value"] for m in t1204["metadata"] if "value" in m}
-    assert "Malicious Image - AWS ECR Container Upload Unknown User - Rule" in named
+    assert t1204["score"] == 3  # rolled up: T1204.003's rules fired
 
 
-def test_technique_drilldown_lists_upstream_and_local_detections(results):
+def test_technique_detail_lists_detections_with_their_technique_ids_and_states(results):
     rows = {r["detection"]: r for r in results["ds_technique_detail"]}
     unknown_user = rows["AWS ECR Container Upload Unknown User"]
-    assert unknown_user["state"] == "▲ fired" and unknown_user["enabled in"] == "malicious_image"
-    assert unknown_user["upstream"] == "production"
-    assert unknown_user["disabled in"] == "DA-ESS-ContentUpdate"  # ESCU's copy ships disabled
-    assert all(r["upstream"] != "-" or r["enabled in"] != "-" or r["disabled in"] != "-" for r in rows.values())
+    assert unknown_user["state"] == "fed" and unknown_user["app"] == "malicious_image"
+    assert unknown_user["technique ids"] == ["T1204", "T1204.003"] and unknown_user["activity"].startswith("fired")
+    assert {r["state"] for r in rows.values()} <= {v.value for v in Visibility}
+    assert all(any(t.startswith("T1204") for t in (r["technique ids"] if isinstance(r["technique ids"], list)
+                                                    else [r["technique ids"]])) for r in rows.values())
 
 
 def test_rules_panel_shows_the_seven_rules_with_runs_notables_and_drift(results, site):
@@ -113,7 +193,7 @@ def test_rules_panel_shows_the_seven_rules_with_runs_notables_and_drift(results,
     notables = [
         e
         for e in site.events
-        if e.get("index") == "notable"
+        if e.get("index") == MODES[site.mode][0]
         and e["search_name"] == "Malicious Image - AWS ECR Container Scanning Findings High - Rule"
     ]
     assert int(high["notables 24 h"]) == int(high["notables 7 d"]) == len(notables) > 0
@@ -122,21 +202,50 @@ def test_rules_panel_shows_the_seven_rules_with_runs_notables_and_drift(results,
     for row in rows.values():
         assert row["upstream v"] != "-", f"{row['rule']}: not matched to synced content by detection_id"
         assert row["drift"] in ("same", "upstream newer", "local newer")
+    assert rows["AWS ECR Container Scanning Findings High"]["data"] == "seen (7 d)"
+    assert {r["state"] for r in rows.values()} == {"fed", "ready"}  # the disabled correlation is ready
 
 
 def test_cloudtrail_ecr_data_is_reported_present(results):
     rows = {r["eventName"]: r for r in results["ds_ecr_data"]}
     assert set(rows) == {"PutImage", "DescribeImageScanFindings"}
-    assert all(r["data"] == "present" and int(r["events_7d"]) > 0 for r in rows.values())
+    assert all(r["data"] == "present" and r["last_seen"] != "-" for r in rows.values())
+
+
+def _without_describe_events(site):
+    """The site's events and a fresh inventory, as if the add-on dropped Describe* CloudTrail events."""
+    events = [e for e in site.events if e.get("eventName") != "DescribeImageScanFindings"]
+    context = dataclasses.replace(site.context, lookups=dataclasses.replace(site.context.lookups, written={}))
+    saved = read_saved_searches(site.conf_layers)[("malicious_image", INVENTORY_SEARCH)]
+    run_search(saved["search"], events, context)
+    return events, context
+
+
+def test_scanning_rules_blind_when_describe_events_never_arrive(definition, site):
+    events, context = _without_describe_events(site)
+    tokens = default_tokens(definition)
+    ecr = run_search(substitute(data_source_spl(definition, "ds_ecr_data"), tokens), events, context)
+    assert {r["eventName"]: r["data"] for r in ecr} == {
+        "PutImage": "present", "DescribeImageScanFindings": "scanning rules blind"}
+    rules = {r["rule"]: r["data"] for r in run_search(substitute(data_source_spl(definition, "ds_rules"), tokens),
+                                                      events, context)}
+    assert rules["AWS ECR Container Scanning Findings High"] == "scanning rules blind"
+    states = {r["rule"]: r["state"] for r in run_search(
+        substitute(data_source_spl(definition, "ds_rules"), tokens), events, context)}
+    assert states["AWS ECR Container Scanning Findings High"] == "blind"
+    assert states["AWS ECR Container Upload Unknown User"] == "fed"
+    assert rules["AWS ECR Container Upload Unknown User"] == "seen (7 d)"
+    blind = run_search(substitute(data_source_spl(definition, "ds_blind"), tokens), events, context)
+    assert "Malicious Image - AWS ECR Container Scanning Findings High - Rule" in {r["rule"] for r in blind}
 
 
 def test_cloudtrail_ecr_data_says_no_data_when_nothing_arrives(definition, site):
-    spl = substitute(data_source_spl(definition, "ds_ecr_data"), default_tokens(definition))
-    rows = run_search(spl, [e for e in site.events if e.get("sourcetype") != "aws:cloudtrail"], site.context)
-    assert {r["eventName"]: r["data"] for r in rows} == {
-        "PutImage": "NO DATA",
-        "DescribeImageScanFindings": "NO DATA",
-    }
+    events = [e for e in site.events if e.get("sourcetype") != "aws:cloudtrail"]
+    context = dataclasses.replace(site.context, lookups=dataclasses.replace(site.context.lookups, written={}))
+    run_search(read_saved_searches(site.conf_layers)[("malicious_image", INVENTORY_SEARCH)]["search"], events, context)
+    rows = run_search(substitute(data_source_spl(definition, "ds_ecr_data"), default_tokens(definition)), events,
+                      context)
+    assert {r["eventName"]: r["data"] for r in rows} == {"PutImage": "NO DATA", "DescribeImageScanFindings": "NO DATA"}
 
 
 def test_sync_health_shows_every_run_and_the_last_outcome(results, site):
@@ -170,14 +279,15 @@ def test_rejected_files_are_listed_with_their_reasons(definition, site):
 
 def test_rule_drilldown_shows_its_notables_and_its_search(results):
     assert {r["kind"] for r in results["ds_rule_notables"]} == {"risk"}  # Unknown User is an Anomaly rule
+    assert all(r["risk_object"] for r in results["ds_rule_notables"])
     search = results["ds_rule_search"][0]
     assert search["title"] == "Malicious Image - AWS ECR Container Upload Unknown User - Rule"
     assert "malicious_image_aws_ecr_unknown_pusher" in search["search"]
 
 
 def test_run_data_source_is_the_chain_of_base_and_post_process(definition, site):
-    rows = run_data_source(definition, "ds_head_total", site.events, site.context)
-    assert rows == [{"techniques": "202"}]
+    rows = run_data_source(definition, "ds_head_techniques", site.events, site.context)
+    assert rows[0]["total"] == "202"
 
 
 def test_matrix_follows_a_catalogue_with_attack_v19s_fifteen_tactics(site, definition, tmp_path):
@@ -202,8 +312,9 @@ def test_matrix_follows_a_catalogue_with_attack_v19s_fifteen_tactics(site, defin
     moved = {"T1027": "Stealth", "T1562": "Defense Impairment"}
     kvstore = tmp_path / "kvstore"
     kvstore.mkdir()
-    for table in ("detections", "stories", "macros"):
+    for table in ("detections", "stories", "macros", "data_sources"):
         (kvstore / f"malicious_image_{table}.csv").symlink_to((site.sync_output / f"{table}.csv").resolve())
+    (kvstore / "malicious_image_groups.csv").symlink_to(site.context.lookups.kvstore_dir / "malicious_image_groups.csv")
     with open(site.sync_output / "techniques.csv", newline="", encoding="utf-8") as source:
         rows = list(csv.DictReader(source))
     for row in rows:
@@ -216,13 +327,37 @@ def test_matrix_follows_a_catalogue_with_attack_v19s_fifteen_tactics(site, defin
         writer.writerows(rows)
     with open(kvstore / "malicious_image_tactics.csv", "w", newline="", encoding="utf-8") as out:
         out.write("tactic,tactic_order\n" + "".join(f"{t},{i}\n" for i, t in enumerate(v19, 1)))
+    written = {k: v for k, v in site.context.lookups.written.items() if k == "malicious_image_data_inventory"}
     context = dataclasses.replace(
-        site.context, lookups=dataclasses.replace(site.context.lookups, kvstore_dir=kvstore, written={})
+        site.context, lookups=dataclasses.replace(site.context.lookups, kvstore_dir=kvstore, written=written)
     )
     spl = substitute(data_source_spl(definition, "ds_matrix"), default_tokens(definition))
     matrix = run_search(spl, site.events, context)
-    assert list(matrix[0]) == [f"{i:02d} {t}" for i, t in enumerate(v19, 1)]
-    stealth = [row.get("07 Stealth") for row in matrix if row.get("07 Stealth")]
-    impairment = [row.get("08 Defense Impairment") for row in matrix if row.get("08 Defense Impairment")]
+    assert _tactic_columns(matrix[0]) == v19
+    stealth = [v for row in matrix for k, v in row.items() if k == TACTIC_ORDER_MARK * 7 + "Stealth" and v]
+    impairment = [v for row in matrix for k, v in row.items() if k.endswith("Defense Impairment") and v]
     assert any(" T1027 Obfuscated Files or Information" in c for c in stealth)
     assert [c for c in impairment if " T1562 " in c] and len(impairment) == 1
+
+
+def test_standalone_site_shows_fired_rules_and_notables_like_es(results, standalone_results, standalone_site):
+    """Without ES the alert action writes to its own indexes; the index macros follow (contracts.md)."""
+    assert {e["index"] for e in standalone_site.events if e.get("search_name")} == set(MODES["standalone"])
+    for name in ("ds_rules", "ds_rule_notables", "ds_technique_detail", "ds_subtechniques", "ds_head_techniques"):
+        assert standalone_results[name] == results[name], name
+    assert any(c.endswith(" ▲") for row in standalone_results["ds_matrix"] for c in row.values())
+
+
+def test_group_filter_shows_the_techniques_a_group_uses_and_their_coverage(site, definition):
+    groups = {r["group_name"]: r for r in site.context.lookups.read("malicious_image_groups")}
+    uses = groups["TeamTNT"]["technique_id"]
+    assert "T1204.003" in uses  # TeamTNT deploys malicious images
+    tokens = {**default_tokens(definition), "group": "TeamTNT"}
+    rows = run_search(substitute(data_source_spl(definition, "ds_coverage"), tokens), site.events, site.context)
+    shown = {r["technique_id"]: r for r in rows}
+    parents = {t.split(".")[0] for t in uses}
+    assert set(shown) == set(uses) | parents
+    assert shown["T1204.003"]["state"] == "fed"
+    everyone = run_search(substitute(data_source_spl(definition, "ds_coverage"), default_tokens(definition)),
+                          site.events, site.context)
+    assert len(everyone) == 637 > len(rows)

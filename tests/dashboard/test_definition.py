@@ -10,10 +10,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from browser import HERE, npm_ready
-from conftest import ROOT
 from datasources import ATTACK_COVERAGE, TOKEN, data_source_spl, default_tokens, definition_sources
 
 from devtools import dashboards
+from tests.support.paths import ROOT
 
 pytest_plugins = ["dashboard_fixtures"]
 
@@ -108,3 +108,63 @@ def test_splunk_dashboard_validation_rejects_a_broken_definition(tmp_path, defin
     messages = " ".join(e["message"] for e in json.loads(done.stdout.strip().splitlines()[-1])["errors"])
     assert done.returncode == 1
     assert "viz_missing" in messages and "additional properties" in messages
+
+
+# Event searches allowed on page load, each reading a small, bounded set through an indexed field:
+# the sync status events (one per sync run, <= 720 in 30 days at hourly syncs) and the notables and
+# risk events of the ONE clicked rule (source = its search name). Everything else reads lookups,
+# | rest or | tstats (docs/dashboard.md, "What each panel's search costs").
+ALLOWED_EVENT_SEARCHES = {
+    "ds_last_sync": 'sourcetype="malicious_image:sync"',
+    "ds_sync_over_time": 'sourcetype="malicious_image:sync"',
+    "ds_sync_rejected": 'sourcetype="malicious_image:sync"',
+    "ds_sync_content": 'sourcetype="malicious_image:sync"',
+    "ds_rule_notables": 'source="Malicious Image - $rule$ - Rule"',
+}
+
+
+def _reads_events(piece: str) -> bool:
+    return not piece.lstrip().startswith("|")
+
+
+@pytest.mark.parametrize("name", sorted(json.loads(ATTACK_COVERAGE.read_text(encoding="utf-8"))["dataSources"]))
+def test_no_panel_reads_raw_events_except_the_bounded_ones(definition, name):
+    spl = data_source_spl(definition, name)
+    pieces = _event_searches(spl)
+    assert all(_reads_events(p) for p in pieces)
+    if name in ALLOWED_EVENT_SEARCHES:
+        for piece in pieces:
+            assert ALLOWED_EVENT_SEARCHES[name] in piece, f"{name}: {piece[:80]!r} is not the bounded search"
+    else:
+        assert pieces == [], f"{name} reads raw events on load: {pieces[0][:80]!r}; use tstats or a lookup"
+    assert not re.search(r"\bindex=\*", spl.replace("| tstats count max(_time)", "")), f"{name}: index=* search"
+
+
+def test_the_raw_event_check_can_fail():
+    assert _event_searches("index=risk earliest=-7d\n| stats count") == ["index=risk earliest=-7d"]
+    assert _event_searches("| inputlookup x\n| append\n    [search index=notable earliest=-1d\n    | stats count]") == [
+        "index=notable earliest=-1d"]
+    assert _event_searches("| tstats count where index=risk by source") == []
+
+
+def test_every_rest_call_filters_on_the_server(definition):
+    for name in definition["dataSources"]:
+        for call in re.findall(r"\| rest [^\n\]]*", definition["dataSources"][name]["options"].get("query", "")):
+            assert "count=" in call and "search=" in call and " f=" in call, f"{name}: {call} fetches everything"
+
+
+def test_colours_use_exact_matches_only(definition):
+    """Wildcard matchValue patterns arrived in @splunk/visualizations 26.4.0 (October 2024, its
+    CHANGELOG: "adds support of (*) wildcard in DSL MatchValue"), after Splunk 9.3."""
+    for viz_id, viz in definition["visualizations"].items():
+        for matches in viz.get("context", {}).values():
+            if isinstance(matches, list):
+                for entry in matches:
+                    assert "*" not in str(entry.get("match", "")), f"{viz_id}: wildcard matchValue {entry}"
+    assert "matchValue" in json.dumps(definition)
+
+
+def test_bar_colours_follow_the_state_names(definition):
+    bars = definition["visualizations"]["viz_by_tactic"]["options"]
+    assert "seriesColors" not in bars
+    assert set(bars["seriesColorsByField"]) == {"fed", "blind", "ready", "needs data", "none"}

@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import SNAPSHOTS
 
 from devtools.commands import sync as sync_command
 from malicious_image.sync.csv_writer import read_csv
 from tests import attack_bundles as B
 from tests.emulators.attack_stix_server import AttackStixEmulator
+from tests.support.paths import SNAPSHOTS
 
 TARBALL_2024 = SNAPSHOTS / "splunk-security_content-b13b314.tar.gz"
 

@@ -75,9 +75,9 @@ def test_enable_command_enables_every_rule_and_the_baseline(server):
     }
     prefix = "/servicesNS/nobody/malicious_image/saved/searches/"
     assert {path[len(prefix) :] for path, _, _ in Recorder.calls} == shipped
-    assert len(Recorder.calls) == len(shipped) == 8
+    assert len(Recorder.calls) == len(shipped) == 10  # 7 rules, 3 baselines
     assert all(body == {"disabled": "0"} and user == "admin:secret" for _, body, user in Recorder.calls)
-    assert done.stdout.count("enabled: Malicious Image - ") == 8
+    assert done.stdout.count("enabled: Malicious Image - ") == 10
 
 
 def test_enable_command_reports_a_refusal(server):

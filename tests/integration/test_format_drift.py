@@ -25,7 +25,7 @@ from malicious_image.content.sources import DirectorySource, TarballSource
 from malicious_image.sync.drift import MAX_UNMAPPED_LISTED
 from malicious_image.sync.engine import ContentReader, run_sync
 from malicious_image.sync.state import SyncState
-from tests.conftest import SNAPSHOTS
+from tests.support.paths import SNAPSHOTS
 
 LIVE = SNAPSHOTS / "live-2025-2026"
 SNAPSHOT_2024 = SNAPSHOTS / "splunk-security_content-b13b314.tar.gz"

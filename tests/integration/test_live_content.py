@@ -16,7 +16,7 @@ import yaml
 
 from malicious_image.content.model import DataSource, Detection, Macro, Story
 from malicious_image.content.reader import read_member
-from tests.conftest import SNAPSHOTS
+from tests.support.paths import SNAPSHOTS
 
 pytestmark = pytest.mark.runtime
 

@@ -19,10 +19,10 @@ from splunklib.modularinput import EventWriter
 
 from malicious_image.splunkd import cluster, modinput
 from tests import hostile_archives as H
-from tests.conftest import APP
 from tests.emulators.splunkd_server import ShCluster, SplunkdEmulator
 from tests.integration.modinput_harness import fixture, run_modinput
 from tests.support import certs
+from tests.support.paths import APP
 
 pytestmark = [
     pytest.mark.runtime,

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from malicious_image.sync.tables import TABLE_NAMES
 from tests import hostile_archives as H
 from tests.emulators.github_server import GitHubEmulator
 from tests.emulators.splunkd_server import SplunkdEmulator
@@ -21,7 +22,7 @@ from tests.support.paths import APP
 
 pytestmark = pytest.mark.runtime
 
-TABLES = ("detections", "techniques", "tactics", "groups", "stories", "macros")
+TABLES = TABLE_NAMES  # the one list (malicious_image.sync.tables)
 BASE_SHA, HOSTILE_SHA = "1" * 40, H.COMMIT
 _EVIL = "detections/cloud/evil.yml"
 

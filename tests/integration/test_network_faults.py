@@ -21,13 +21,14 @@ from malicious_image.content.github import GitHubSource
 from malicious_image.content.sources import RetryPolicy
 from malicious_image.sync.csv_writer import CsvTableWriter, JsonStateStore
 from malicious_image.sync.engine import run_sync
+from malicious_image.sync.tables import TABLE_NAMES
 from tests import hostile_archives as H
 from tests.emulators.fault_servers import LocalServer, Proxy407, make_certificates, openssl_available
 from tests.emulators.github_server import GitHubEmulator
 
 pytestmark = pytest.mark.runtime
 
-TABLES = ("detections", "techniques", "tactics", "groups", "stories", "macros")
+TABLES = TABLE_NAMES  # the one list (malicious_image.sync.tables)
 OLD_SHA, NEW_SHA = "1" * 40, "2" * 40
 PASSWORD = "Pr0xyS3cret-do-not-leak"
 TOKEN = "ghp_HOSTILEtestTOKEN0123456789abcdefABCD"

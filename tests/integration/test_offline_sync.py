@@ -11,6 +11,7 @@ import pytest
 
 from devtools.commands import sync as sync_command
 from malicious_image.sync.csv_writer import read_csv
+from malicious_image.sync.tables import TABLE_NAMES
 from tests.emulators.github_server import GitHubEmulator
 from tests.support.paths import SNAPSHOTS
 
@@ -19,7 +20,7 @@ TARBALL_2023 = SNAPSHOTS / "splunk-security_content-fe159f0.tar.gz"
 TARBALL_2024 = SNAPSHOTS / "splunk-security_content-b13b314.tar.gz"
 SHA_2023 = "fe159f03aff7a3295c3766535cc00f5d04b2a7fe"
 SHA_2024 = "b13b314aed0e1778335a55620474e7d27289a20a"
-TABLES = ("detections", "techniques", "tactics", "groups", "stories", "macros")
+TABLES = TABLE_NAMES  # the one list (malicious_image.sync.tables)
 
 # REFERENCE.md section 1: the seven T1204.003 rules and their 2024 upstream ids.
 SEVEN_RULES = {

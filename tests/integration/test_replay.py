@@ -197,3 +197,9 @@ def test_owner_time_zone_changes_how_times_print_not_what_matches(outcome):
     assert replay.summary(tokyo) == replay.summary(outcome)
     first = by_stanza(tokyo)[HIGH].rows[0]
     assert (first["firstTime"], first["lastTime"]) == ("2026-11-21T11:30:00", "2026-11-21T11:35:00")
+
+
+def test_only_baselines_that_feed_a_rule_are_replayed():
+    from devtools.replay import App
+
+    assert App.load().baselines() == ["Malicious Image - Previously Seen AWS ECR Pushers - Update"]

@@ -16,10 +16,10 @@ import pytest
 
 from malicious_image.splunkd import status_event
 from tests import hostile_archives as H
-from tests.conftest import APP
 from tests.emulators.splunkd_server import SplunkdEmulator, read_conf
 from tests.integration.modinput_harness import fixture, log_text, run_modinput
 from tests.support import certs
+from tests.support.paths import APP
 from tests.support.splunkd_tls import trusting_session
 
 pytestmark = [

@@ -20,8 +20,8 @@ from malicious_image.content.attack_sources import (
 )
 from malicious_image.content.stix import read_bundle
 from tests import attack_bundles as B
-from tests.conftest import SHARED
 from tests.emulators.attack_stix_server import AttackStixEmulator
+from tests.support.paths import SHARED
 
 pytestmark = pytest.mark.runtime
 REAL_INDEX = SHARED / "attack-stix" / "index.json"

@@ -14,6 +14,7 @@ from malicious_image.splunkd.kvstore import (
     kvstore_client,
 )
 from malicious_image.sync.state import SyncState
+from malicious_image.sync.tables import TABLE_NAMES
 from tests.emulators.splunkd_server import SplunkdEmulator
 from tests.support.paths import APP
 
@@ -38,7 +39,7 @@ def lookup(server, table):
 def test_the_shipped_conf_defines_two_collections_per_lookup():
     transforms = SplunkdEmulator(app_dir=APP).confs["transforms"]
     collections = SplunkdEmulator(app_dir=APP).confs["collections"]
-    tables = {"detections", "techniques", "tactics", "groups", "stories", "macros"}
+    tables = set(TABLE_NAMES)
     kvstore = {name for name, stanza in transforms.items() if stanza.get("external_type") == "kvstore"}
     assert {name.removeprefix("malicious_image_") for name in kvstore} == tables
     for table in tables:

@@ -52,7 +52,7 @@ def test_unknown_command_is_unsupported_with_its_position():
         run("* | frobnicate x", EVENTS)
 
 
-def test_tstats_is_refused():
+def test_data_model_tstats_is_refused():
     with pytest.raises(UnsupportedSPL, match="tstats"):
         run("| tstats count from datamodel=Risk", EVENTS)
 
@@ -149,6 +149,7 @@ def lookup_store(tmp_path):
     (tmp_path / "kv" / "malicious_image_detections.csv").write_text("id,name\n1,Rule One\n", encoding="utf-8")
     transforms = parse_conf(
         "[owners]\nfilename = owners.csv\n\n"
+        "[owners_nocase]\nfilename = owners.csv\ncase_sensitive_match = false\n\n"
         "[detections_lookup]\nexternal_type = kvstore\ncollection = malicious_image_detections\n"
         "fields_list = id, name\n"
     )
@@ -194,6 +195,11 @@ def test_lookup_match_field_as_and_default_outputs(lookup_store):
 def test_lookup_is_case_sensitive(lookup_store):
     rows = run('| makeresults | eval repo="A" | lookup owners repo OUTPUT owner | table owner', lookups=lookup_store)
     assert rows == [{}]
+
+
+def test_lookup_with_case_sensitive_match_false_ignores_case(lookup_store):
+    spl = '| makeresults | eval repo="B" | lookup owners_nocase repo OUTPUT owner | table owner'
+    assert run(spl, lookups=lookup_store) == [{"owner": "team-b"}]
 
 
 def test_lookup_outputnew_keeps_existing_values(lookup_store):
@@ -288,3 +294,12 @@ def test_not_subsearch_from_a_lookup_excludes_listed_values(tmp_path):
     (tmp_path / "allow.csv").write_text("user\nalice\ncarol\n", encoding="utf-8")
     store = LookupStore({"allow": {"filename": "allow.csv"}}, lookup_dirs=[tmp_path])
     assert ids(run("* NOT [| inputlookup allow | fields user]", EVENTS, lookups=store)) == ["2"]
+
+
+def test_rest_passes_a_repeated_option_as_a_list():
+    seen = []
+    run(
+        '| rest /services/saved/searches count=0 f=title f=disabled search="disabled=0"',
+        rest=lambda endpoint, options: seen.append(options) or [],
+    )
+    assert seen == [{"count": "0", "f": ["title", "disabled"], "search": "disabled=0"}]

@@ -12,10 +12,10 @@ import time
 import pytest
 import requests
 
-from tests.conftest import APP
 from tests.emulators.splunkd_platform import KVSTORE_STARTING_TEXT, truncate
 from tests.emulators.splunkd_server import ShCluster, SplunkdEmulator
 from tests.support import certs
+from tests.support.paths import APP
 from tests.support.splunkd_tls import trusting_session
 
 pytestmark = pytest.mark.skipif(not certs.openssl_available(), reason="the openssl command line tool is missing")

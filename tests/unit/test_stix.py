@@ -14,7 +14,7 @@ import pytest
 
 from malicious_image.content.stix import StixError, iter_objects, read_bundle
 from tests import attack_bundles as B
-from tests.conftest import SHARED
+from tests.support.paths import SHARED
 
 STIX = SHARED / "attack-stix"
 REAL = ["mobile-attack-17.1.json", "ics-attack-18.1.json"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from malicious_image.content import model
 from malicious_image.sync.tables import TABLE_NAMES
-from tests.conftest import APP
 from tests.emulators.splunkd_server import SplunkdEmulator
+from tests.support.paths import APP
 
 FIELDS = {
     "detections": model.DETECTION_FIELDS, "techniques": model.TECHNIQUE_FIELDS, "tactics": model.TACTIC_FIELDS,

@@ -18,7 +18,14 @@ from malicious_image.content.model import (
     TECHNIQUE_FIELDS,
 )
 from malicious_image.content.reader import read_member
-from malicious_image.sync.tables import TABLES, build_tables, duplicate_detection_ids
+from malicious_image.sync.tables import (
+    DATA_SOURCE_FIELDS,
+    TABLE_NAMES,
+    TABLES,
+    build_tables,
+    cloudtrail_event_name,
+    duplicate_detection_ids,
+)
 
 pytestmark = pytest.mark.runtime
 
@@ -58,6 +65,7 @@ def test_every_table_has_exactly_the_contract_fields(tables):
     expected = {
         "detections": DETECTION_FIELDS, "techniques": TECHNIQUE_FIELDS, "tactics": TACTIC_FIELDS,
         "groups": GROUP_FIELDS, "stories": STORY_FIELDS, "macros": MACRO_FIELDS,
+        "data_sources": DATA_SOURCE_FIELDS,
     }
     for name, rows in tables.items():
         assert rows, name
@@ -103,6 +111,27 @@ def test_story_and_macro_rows(tables):
     assert tables["macros"][1]["arguments"] == ["field"]
     assert [row["name"] for row in tables["stories"]] == ["Fixture Images", "Fixture Images"]
     assert tables["stories"][0]["references"] == ["https://attack.mitre.org/techniques/T1204/003/"]
+
+
+def test_data_source_rows_name_the_sourcetype_and_the_cloudtrail_event():
+    assert TABLES is TABLE_NAMES and TABLE_NAMES[-1] == "data_sources"
+    [row] = tables_rows = build_tables(fixture_records(), [], load_tactic_order(), COMMIT)["data_sources"]
+    assert tables_rows == [row]
+    assert (row["name"], row["sourcetype"], row["source"], row["event_name"]) == (
+        "Fixture CloudTrail PutImage", "aws:cloudtrail", "aws_cloudtrail", "PutImage")
+    assert row["supported_ta"] == ["Splunk Add-on for AWS"]
+    assert row["source_path"] == "data_sources/fixture_putimage.yml"
+
+
+@pytest.mark.parametrize("name, sourcetype, expected", [
+    ("AWS CloudTrail PutImage", "aws:cloudtrail", "PutImage"),
+    ("AWS CloudTrail", "aws:cloudtrail", ""),                    # the generic source
+    ("AWS CloudTrail GetObject Data Event", "aws:cloudtrail", ""),  # not one eventName word
+    ("Sysmon EventID 1", "xmlwineventlog", ""),
+    ("CloudTrail PutImage", "aws:s3", ""),                     # not CloudTrail's sourcetype
+])
+def test_cloudtrail_event_name(name, sourcetype, expected):
+    assert cloudtrail_event_name(name, sourcetype) == expected
 
 
 def test_output_does_not_depend_on_input_order():

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Dict
 
-from . import filtering, generating, multivalue, reshaping, stats, transform
+from . import filtering, generating, multivalue, reshaping, stats, transform, tstats
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,9 @@ COMMANDS: Dict[str, CommandSpec] = {
     "join": CommandSpec(generating.join),
     "return": CommandSpec(generating.return_),
     "format": CommandSpec(generating.format_),
-    # refused with a reason: they need indexed summaries (docs/spl-evaluator.md)
-    "tstats": _generating(generating.refused),
+    # tstats.py: over the indexed fields only, as from the tsidx files
+    "tstats": _generating(tstats.tstats),
+    # refused with a reason: they need data models or metrics (docs/spl-evaluator.md)
     "datamodel": _generating(generating.refused),
     "from": _generating(generating.refused),
     "pivot": _generating(generating.refused),

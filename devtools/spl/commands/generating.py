@@ -1,9 +1,10 @@
 """Commands that bring rows in: makeresults, inputlookup, rest, append, appendpipe, join,
-lookup, outputlookup, return, format; and tstats, which is refused."""
+lookup, outputlookup, return, format; and the data-model commands, which are refused (tstats over
+indexed fields is in tstats.py)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List
+from typing import TYPE_CHECKING, Any, Dict, List
 
 from ..errors import LookupError_, SPLSyntaxError, UnsupportedSPL
 from ..lexer import CommandText, Token, tokenize
@@ -78,7 +79,8 @@ def outputlookup(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]
 def lookup(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     """| lookup name field [AS event_field] ... [OUTPUT|OUTPUTNEW f [AS g] ...].
 
-    Matching is exact and case-sensitive (CSV lookups' default); every matching lookup row
+    Matching is exact and case-sensitive (CSV lookups' default), or case-insensitive when the
+    definition says ``case_sensitive_match = false`` (transforms.conf.spec); every matching lookup row
     contributes (max_matches 1000), so several matches give multivalue outputs. Without an
     OUTPUT clause every other lookup column is output. OUTPUT overwrites (a row without a match
     loses those fields); OUTPUTNEW only fills fields the row does not have.
@@ -100,14 +102,21 @@ def lookup(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
     args.rest_must_be_empty()
     if not matches:
         raise args.error("needs a field to match")
-    index, columns = _store(runner).index(name, [f for f, _ in matches])
+    store = _store(runner)
+    setting = store.definition(name).get("case_sensitive_match", "true").strip().lower()
+    sensitive = setting not in ("false", "f", "0", "no")
+    index, columns = store.index(name, [f for f, _ in matches], casefold=not sensitive)
+
+    def fold(value: str) -> str:
+        return value if sensitive else value.casefold()
+
     if not outputs:
         match_fields = {f for f, _ in matches}
         outputs = [(c, c) for c in columns if c not in match_fields]
     for row in rows:
         found: List[Row] = []
         for combo in _combinations(row, [event for _, event in matches]):
-            found.extend(index.get(tuple((v,) for v in combo), []))
+            found.extend(index.get(tuple((fold(v),) for v in combo), []))
         found = found[:1000]
         for column, target in outputs:
             if mode == "new" and row_get(row, target) is not None:
@@ -131,16 +140,25 @@ def _combinations(row: Row, fields: List[str]) -> List[tuple]:
 
 
 def rest(cmd: CommandText, rows: List[Row] | None, runner: Runner) -> List[Row]:
-    """| rest <endpoint> [option=value ...]: rows from the context's REST provider."""
+    """| rest <endpoint> [option=value ...]: rows from the context's REST provider.
+
+    An option given more than once (``f=title f=disabled``, as splunkd's ``f`` field filter is
+    repeated) reaches the provider as a list of its values; any other option as a string.
+    """
     _first_only(cmd, rows)
     tokens = tokenize(cmd.body, cmd.body_position)
     endpoint = None
-    options: Dict[str, str] = {}
+    options: Dict[str, Any] = {}
     i = 0
     while i < len(tokens):
         token = tokens[i]
         if i + 2 < len(tokens) and tokens[i + 1].value == "=":
-            options[token.value] = tokens[i + 2].value
+            name, value = token.value, tokens[i + 2].value
+            if name in options:
+                previous = options[name]
+                options[name] = (previous if isinstance(previous, list) else [previous]) + [value]
+            else:
+                options[name] = value
             i += 3
             continue
         if endpoint is not None:

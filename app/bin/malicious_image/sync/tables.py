@@ -24,15 +24,22 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, List, Mapping, Sequence, Tuple
 
 from malicious_image.content.catalogue import order_tactics, tactic_sort_key
-from malicious_image.content.model import Detection, Group, Macro, Record, Story, Technique
+from malicious_image.content.model import DataSource, Detection, Group, Macro, Record, Story, Technique
 from malicious_image.content.stix import AttackCatalogue
 
-__all__ = ["TABLES", "TABLE_NAMES", "attack_mapping", "build_tables", "duplicate_detection_ids"]
+__all__ = [
+    "TABLES", "TABLE_NAMES", "attack_mapping", "build_tables", "cloudtrail_event_name", "duplicate_detection_ids",
+]  # fmt: skip
 
-TABLE_NAMES = ("detections", "techniques", "tactics", "groups", "stories", "macros")
-"""Table names, the one list (KV store collections, lookup definitions ``malicious_image_<table>``,
-``<table>.csv``); collections.conf and transforms.conf are checked against it."""
-TABLES = TABLE_NAMES
+TABLE_NAMES = ("detections", "techniques", "tactics", "groups", "stories", "macros", "data_sources")
+"""Table names, the one list: KV store collections ``malicious_image_<table>_a/_b``, lookup
+definitions ``malicious_image_<table>``, offline files ``<table>.csv``; the KV store writer, the CSV
+writer and the conf checks (collections.conf, transforms.conf) derive from it."""
+DATA_SOURCE_FIELDS = ("name", "sourcetype", "source", "supported_ta", "event_name", "source_path", "source_commit")
+TABLES = TABLE_NAMES  # the name used before the contract named it TABLE_NAMES
+
+CLOUDTRAIL_SOURCETYPE = "aws:cloudtrail"
+_CLOUDTRAIL_WORD = "CloudTrail "
 
 
 def build_tables(
@@ -48,8 +55,8 @@ def build_tables(
     """Build the rows of every table.
 
     Arguments:
-        records: canonical records from ``reader.read_member`` (lookups and data sources are
-            read but have no table of their own; they are ignored here).
+        records: canonical records from ``reader.read_member`` (lookups are read but have no
+            table of their own; they are ignored here).
         techniques: the ATT&CK catalogue (``reader.read_catalogue``).
         tactic_order: tactic names in matrix order (``catalogue.load_tactic_order``).
         commit: the commit being synced; stamped on every row as ``source_commit``.
@@ -60,13 +67,14 @@ def build_tables(
 
     Returns:
         ``{"detections": [...], "techniques": [...], "tactics": [...], "groups": [...],
-        "stories": [...], "macros": [...]}``; detections sorted by name then id then path,
-        techniques by id, tactics in matrix order, groups by id then name, stories by name then
-        id, macros by name then path.
+        "stories": [...], "macros": [...], "data_sources": [...]}``; detections sorted by name then
+        id then path, techniques by id, tactics in matrix order, groups by id then name, stories by
+        name then id, macros and data sources by name then path.
     """
     detections: List[Detection] = []
     stories: List[Story] = []
     macros: List[Macro] = []
+    data_sources: List[DataSource] = []
     for record in records:
         if isinstance(record, Detection):
             detections.append(record)
@@ -74,6 +82,8 @@ def build_tables(
             stories.append(record)
         elif isinstance(record, Macro):
             macros.append(record)
+        elif isinstance(record, DataSource):
+            data_sources.append(record)
     detections.sort(key=lambda d: (d.name.casefold(), d.name, d.id, d.source_path, d.era, d.version, d.date))
     stories.sort(key=lambda s: (s.name.casefold(), s.name, s.id, s.source_path, s.version, s.date))
     macros.sort(key=lambda m: (m.name, m.source_path, m.definition))
@@ -83,6 +93,7 @@ def build_tables(
         tactic_order = [t.tactic for t in catalogue.tactics]
         tactic_ids = {t.tactic: t.tactic_id for t in catalogue.tactics}
         shortnames = {t.tactic: t.shortname for t in catalogue.tactics}
+    data_sources.sort(key=lambda d: (d.name, d.source_path))
     ordered = sorted(techniques, key=lambda t: t.technique_id)
     release = catalogue.version if catalogue is not None else ""
     by_id = {t.technique_id: t for t in ordered}
@@ -93,6 +104,7 @@ def build_tables(
         "groups": [g.to_row(commit) for g in sorted(groups, key=lambda g: (g.group_id, g.group_name))],
         "stories": [_stamp(s.to_row(), commit) for s in stories],
         "macros": [_stamp(m.to_row(), commit) for m in macros],
+        "data_sources": [_data_source_row(d, commit) for d in data_sources],
     }
     return tables
 
@@ -152,6 +164,36 @@ def _detection_row(
         detection.mitre_attack_id, techniques, release
     )
     return row
+
+
+def cloudtrail_event_name(name: str, sourcetype: str) -> str:
+    """The CloudTrail ``eventName`` a data source stands for, or "".
+
+    security_content names one data source per CloudTrail event (``AWS CloudTrail PutImage``,
+    ``separator: eventName``, sourcetype ``aws:cloudtrail``): the one word after "CloudTrail ".
+    The generic ``AWS CloudTrail`` source and every non-CloudTrail source have no event name.
+
+    >>> cloudtrail_event_name("AWS CloudTrail PutImage", "aws:cloudtrail")
+    'PutImage'
+    >>> cloudtrail_event_name("AWS CloudTrail", "aws:cloudtrail")
+    ''
+    """
+    if sourcetype != CLOUDTRAIL_SOURCETYPE or _CLOUDTRAIL_WORD not in name:
+        return ""
+    rest = name.split(_CLOUDTRAIL_WORD, 1)[1].strip()
+    return rest if rest.isalnum() else ""
+
+
+def _data_source_row(source: DataSource, commit: str) -> Dict[str, Any]:
+    return {
+        "name": source.name,
+        "sourcetype": source.sourcetype,
+        "source": source.source,
+        "supported_ta": list(source.supported_ta),
+        "event_name": cloudtrail_event_name(source.name, source.sourcetype),
+        "source_path": source.source_path,
+        "source_commit": commit,
+    }
 
 
 def _stamp(row: Dict[str, Any], commit: str) -> Dict[str, Any]:
