@@ -86,8 +86,12 @@ def payload(server, stanza, results_file, **config):
     }
 
 
-def run_action(body, *args):
+def run_action(body, *args, splunk_home=None):
+    """Run the action as splunkd does; ``splunk_home`` is the $SPLUNK_HOME splunkd gives its
+    scripts (where the emulator keeps its CA, etc/auth/cacert.pem, and server.conf)."""
     env = {k: v for k, v in os.environ.items() if k != "SPLUNK_HOME"}
+    if splunk_home is not None:
+        env["SPLUNK_HOME"] = str(splunk_home)
     text = body if isinstance(body, str) else json.dumps(body)
     done = subprocess.run(
         [ACTION_PYTHON, str(SCRIPT), *(args or ("--execute",))],
@@ -106,7 +110,7 @@ def run_action(body, *args):
 def test_writes_one_notable_per_result_and_the_risk_events(splunkd, tmp_path, sample_outcome):
     high = _result(sample_outcome, HIGH)
     results = write_results(tmp_path / "results.csv.gz", high.rows)
-    done = run_action(payload(splunkd, HIGH, results))
+    done = run_action(payload(splunkd, HIGH, results), splunk_home=splunkd.splunk_home)
     assert done.returncode == 0, done.stderr
     assert "notables=3 risk_events=3" in done.stderr
     assert splunkd.session_key not in done.stderr + done.stdout
@@ -143,7 +147,9 @@ def test_writes_one_notable_per_result_and_the_risk_events(splunkd, tmp_path, sa
 def test_anomaly_rule_writes_risk_only_and_multivalues_survive(splunkd, tmp_path, sample_outcome):
     unknown = _result(sample_outcome, UNKNOWN)
     rows = [dict(unknown.rows[0], imageDigest=["sha256:1", "sha256:2"])]
-    done = run_action(payload(splunkd, UNKNOWN, write_results(tmp_path / "r.csv.gz", rows)))
+    done = run_action(
+        payload(splunkd, UNKNOWN, write_results(tmp_path / "r.csv.gz", rows)), splunk_home=splunkd.splunk_home
+    )
     assert done.returncode == 0, done.stderr
     assert [e["sourcetype"] for e in splunkd.events] == ["malicious_image:risk"]
     risk = json.loads(splunkd.events[0]["_raw"])
@@ -160,10 +166,14 @@ def test_with_enterprise_security_auto_mode_leaves_it_to_es(tmp_path, sample_out
     rows = _result(sample_outcome, HIGH).rows
     with SplunkdEmulator(app_dir=APP) as server:
         server.apps[ES_APP] = {"disabled": False}
-        done = run_action(payload(server, HIGH, write_results(tmp_path / "r.csv.gz", rows)))
+        done = run_action(
+            payload(server, HIGH, write_results(tmp_path / "r.csv.gz", rows)), splunk_home=server.splunk_home
+        )
         assert done.returncode == 0 and "mode=es" in done.stderr
         assert server.events == []
-        forced = run_action(payload(server, HIGH, tmp_path / "r.csv.gz", mode="standalone"))
+        forced = run_action(
+            payload(server, HIGH, tmp_path / "r.csv.gz", mode="standalone"), splunk_home=server.splunk_home
+        )
         assert forced.returncode == 0 and len(server.events) == 6
 
 
@@ -171,14 +181,16 @@ def test_a_disabled_enterprise_security_counts_as_absent(tmp_path, sample_outcom
     rows = _result(sample_outcome, HIGH).rows
     with SplunkdEmulator(app_dir=APP) as server:
         server.apps[ES_APP] = {"disabled": True}  # installed, disabled = 1 in its app.conf
-        done = run_action(payload(server, HIGH, write_results(tmp_path / "r.csv.gz", rows)))
+        done = run_action(
+            payload(server, HIGH, write_results(tmp_path / "r.csv.gz", rows)), splunk_home=server.splunk_home
+        )
         assert done.returncode == 0, done.stderr
         assert "mode=es" not in done.stderr and len(server.events) == 6
         assert ("GET", f"/services/apps/local/{ES_APP}") in server.requests
 
 
 def test_es_mode_never_writes_and_never_asks(splunkd, tmp_path):
-    done = run_action(payload(splunkd, HIGH, tmp_path / "absent.csv.gz", mode="es"))
+    done = run_action(payload(splunkd, HIGH, tmp_path / "absent.csv.gz", mode="es"), splunk_home=splunkd.splunk_home)
     assert done.returncode == 0 and splunkd.events == []
     assert not any("apps/local" in path for _, path in splunkd.requests)
 
@@ -197,16 +209,18 @@ def test_bad_invocations_exit_2_with_a_message(body, args, code, message):
 
 
 def test_bad_mode_and_missing_results_file(splunkd, tmp_path):
-    done = run_action(payload(splunkd, HIGH, tmp_path / "r.csv.gz", mode="sometimes"))
+    done = run_action(payload(splunkd, HIGH, tmp_path / "r.csv.gz", mode="sometimes"), splunk_home=splunkd.splunk_home)
     assert done.returncode == 2 and "param.mode" in done.stderr
-    done = run_action(payload(splunkd, HIGH, tmp_path / "missing.csv.gz"))
+    done = run_action(payload(splunkd, HIGH, tmp_path / "missing.csv.gz"), splunk_home=splunkd.splunk_home)
     assert done.returncode == 2 and "cannot read the results file" in done.stderr
 
 
 def test_splunkd_refusing_the_event_exits_3(splunkd, tmp_path, sample_outcome):
     splunkd.fail_request(1, status=403, match="receivers/simple")
     rows = _result(sample_outcome, HIGH).rows
-    done = run_action(payload(splunkd, HIGH, write_results(tmp_path / "r.csv.gz", rows)))
+    done = run_action(
+        payload(splunkd, HIGH, write_results(tmp_path / "r.csv.gz", rows)), splunk_home=splunkd.splunk_home
+    )
     assert done.returncode == 3 and "HTTP 403" in done.stderr and "index 'notable'" in done.stderr
 
 
@@ -218,14 +232,29 @@ def certificate(tmp_path_factory):
     return ca, ca.issue("server", "127.0.0.1", sans=("IP:127.0.0.1",))
 
 
+def test_writes_against_splunkds_default_and_hardened_certificates(tmp_path, sample_outcome):
+    """splunkd hands the action https://127.0.0.1:8089; its default certificate names only
+    SplunkServerDefaultCert (no IP), a hardened one comes from the site CA of server.conf
+    [sslConfig] sslRootCAPath with the old cacert.pem still on disk (REFERENCE.md section 8)."""
+    rows = _result(sample_outcome, UNKNOWN).rows
+    results = write_results(tmp_path / "r.csv.gz", rows)
+    for variant in ("default", "hardened"):
+        home = tmp_path / variant
+        with SplunkdEmulator(app_dir=APP, tls=variant, splunk_home=home) as server:
+            assert server.url.startswith("https://127.0.0.1:") and server.cert_name != "127.0.0.1"
+            done = run_action(payload(server, UNKNOWN, results), splunk_home=home)
+            assert done.returncode == 0, (variant, done.stderr)
+            assert len(server.events) == 2 and {e["sourcetype"] for e in server.events} == {"malicious_image:risk"}
+
+
 def test_tls_is_verified(certificate, tmp_path, sample_outcome):
     rows = _result(sample_outcome, UNKNOWN).rows
     results = write_results(tmp_path / "r.csv.gz", rows)
     ca, server_cert = certificate
     with SplunkdEmulator(app_dir=APP, tls=server_cert.pair) as server:
-        untrusted = run_action(payload(server, UNKNOWN, results))
+        untrusted = run_action(payload(server, UNKNOWN, results), splunk_home=server.splunk_home)
         assert untrusted.returncode == 3 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
         assert server.events == []
-        trusted = run_action(payload(server, UNKNOWN, results, ca_file=str(ca.cert)))
+        trusted = run_action(payload(server, UNKNOWN, results, ca_file=str(ca.cert)), splunk_home=server.splunk_home)
         assert trusted.returncode == 0, trusted.stderr
         assert len(server.events) == 2
