@@ -80,7 +80,10 @@ def replay_schedule(
     risk_events: List[Row] = []
     until: Dict[tuple, float] = {}
     runs: List[ScheduledRun] = []
-    for dispatch in scheduler.simulate(app.savedsearches, start, hours, seed=seed, busy=busy, tz=tz):
+    # the rules and the baselines that feed them; the dashboard's own scheduled searches (data
+    # inventory, rule activity) feed no rule and read lookups a replay does not hold
+    replayed = {n: app.savedsearches[n] for n in [*app.rules(), *sorted(baselines)]}
+    for dispatch in scheduler.simulate(replayed, start, hours, seed=seed, busy=busy, tz=tz):
         stanza = app.savedsearches[dispatch.name]
         context = replayer.context(dispatch.now, dispatch.earliest, dispatch.latest)
         if dispatch.name in baselines:

@@ -98,7 +98,8 @@ def scaled_members(
 def small_generation(
     variant: str, detections: int = 50, techniques: int = 80, snapshot: Path = OCTOBER_2024
 ) -> Members:
-    """A small content set: ``detections`` detections, 10 stories, 10 macros, the catalogue.
+    """A small content set: ``detections`` detections, 10 stories, 10 macros, 5 data sources
+    ("b": the next 5), the catalogue.
 
     ``variant`` "a" or "b": "b" drops the first 5 detections of "a", adds 5 others, and raises the
     version of 10 detections, so the two generations differ in content, not only in their commit.
@@ -113,6 +114,8 @@ def small_generation(
         chosen.update((p, _VERSION.sub(_bump, chosen[p], count=1)) for p in edited)
     for kind, limit in (("story", 10), ("macro", 10)):
         chosen.update([(p, d) for p, d in members if _kind(p) == kind][:limit])
+    sources = [(p, d) for p, d in members if _kind(p) == "data_source"]
+    chosen.update(sources[start : start + 5])  # every table differs between the generations
     for path, data in members:
         if _kind(path) == "catalogue":
             chosen[path] = b"".join(data.splitlines(True)[: techniques + 1])

@@ -25,7 +25,9 @@ def test_shipped_rules_dispatch_as_the_golden_file_says():
     dispatches = scheduler.simulate(app.savedsearches, START, 3, seed=7)
     assert scheduler.render(dispatches) == GOLDEN.read_text()
     names = {d.name for d in dispatches}
-    assert len(names) == 8 and len(dispatches) == 24  # seven rules and the baseline, three hours
+    # seven rules, the known-pushers baseline and the dashboard's rule activity (hourly), three
+    # hours; and the daily data inventory once
+    assert len(names) == 10 and len(dispatches) == 28
 
 
 def test_skew_is_constant_per_search_and_within_allow_skew():

@@ -4,13 +4,14 @@ the model's field tuples: a table added or a field renamed in code without its c
 from __future__ import annotations
 
 from malicious_image.content import model
-from malicious_image.sync.tables import TABLE_NAMES
+from malicious_image.sync.tables import DATA_SOURCE_FIELDS, TABLE_NAMES
 from tests.emulators.splunkd_server import SplunkdEmulator
 from tests.support.paths import APP
 
 FIELDS = {
     "detections": model.DETECTION_FIELDS, "techniques": model.TECHNIQUE_FIELDS, "tactics": model.TACTIC_FIELDS,
     "groups": model.GROUP_FIELDS, "stories": model.STORY_FIELDS, "macros": model.MACRO_FIELDS,
+    "data_sources": DATA_SOURCE_FIELDS,
 }  # fmt: skip
 
 
