@@ -46,6 +46,7 @@ from devtools.conffile import read_conf
 from devtools.coverage.inputs import conf_bool, is_enabled, read_saved_searches
 from devtools.spl import LookupStore, SearchContext, macros_from_conf, run_search
 from devtools.spl.jsonpath import flatten
+from malicious_image.sync.tables import TABLE_NAMES
 from tests.support.paths import APP, ROOT, SNAPSHOTS
 
 Row = Dict[str, Any]
@@ -70,7 +71,7 @@ SYNC_HISTORY = (
     ("splunk-security_content-b13b314.tar.gz", 1.0),
     ("splunk-security_content-b13b314.tar.gz", 0.25),
 )
-TABLES = ("detections", "techniques", "tactics", "stories", "macros", "data_sources")
+TABLES = TABLE_NAMES  # every synced table is a lookup the dashboard may read
 SITE_SOURCETYPES = ("XmlWinEventLog", "WinEventLog")
 INVENTORY_SEARCH = "Malicious Image - Data Inventory - Update"
 ACTIVITY_SEARCH = "Malicious Image - Rule Activity - Update"
