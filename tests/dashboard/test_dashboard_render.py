@@ -9,6 +9,7 @@ first to keep them small).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -133,6 +134,20 @@ def test_matrix_shows_the_tactics_in_order_and_colours_cells_by_state(rendered, 
         assert "; color: rgb({}, {}, {})".format(*text) in style, (state, style)
 
 
+LAYER_HREF = 'href="/en-US/splunkd/__raw/services/malicious_image/attack_layer"'
+
+
+def test_the_layer_download_link_renders_in_the_view_only_preset(rendered):
+    """splunk.markdown renders [text](url) as <a href="url">: the relative Splunk Web path of the
+    app's layer endpoint reaches the page unchanged, in the intro and in the layer panel."""
+    dom, _ = rendered
+    shown = panels(dom)
+    for viz_id in ("viz_intro", "viz_layer"):
+        links = re.findall(r"<a [^>]*>.*?</a>", shown[viz_id].markup, flags=re.S)
+        assert any(LAYER_HREF in link and "Download" in link for link in links), viz_id
+    assert "Download the ATT&CK Navigator layer" in shown["viz_intro"].text
+
+
 def test_headline_figures_are_shown(rendered, results):
     dom, _ = rendered
     shown = panels(dom)
@@ -236,3 +251,34 @@ def test_a_panel_without_rows_or_with_an_error_is_caught(page_dir, definition, r
 
 def test_definition_source_is_what_was_rendered():
     assert ATTACK_COVERAGE.is_file() and Path(ROOT / "app/default/data/ui/views/attack_coverage.xml").is_file()
+
+
+SUBTECHNIQUES_SHOT = "dashboard-subtechniques.png"
+
+
+def test_the_attack_v19_site_renders_fifteen_tactics_and_t1204_003_in_the_subtechnique_view(
+    page_dir, definition, v19_results, tmp_path
+):
+    """Issue 10's "Done when" rendered: the site synced with an enterprise-like ATT&CK v19 bundle
+    shows the bundle's 15 tactics as matrix columns, and the sub-technique view gives T1204.003
+    its own row and state. This run writes docs/dashboard-subtechniques.png (UPDATE_SCREENSHOTS=1)."""
+    from tests.attack_bundles import V19_TACTICS
+
+    page = tmp_path / "page"
+    shutil.copytree(page_dir, page)
+    write_page_data(page, as_test_definition(definition, v19_results), definition)
+    shot = tmp_path / SUBTECHNIQUES_SHOT
+    with serve(page) as url:
+        dom = run_chromium(f"{url}/index.html", tmp_path / "profile", width=WIDTH, height=1600)
+        run_chromium(f"{url}/index.html", tmp_path / "profile", screenshot=shot, width=WIDTH, height=1000)
+    shown = panels(dom)
+    assert [h.lstrip(MARK) for h in shown["viz_matrix"].headers] == [name for name, _, _ in V19_TACTICS]
+    subs = shown["viz_subtechniques"]
+    assert not subs.problems and not subs.shows_no_data
+    row = subs.cells[subs.cells.index("T1204.003") - 1 : subs.cells.index("T1204.003") + 3]
+    assert row == ["fed", "T1204.003", "Malicious Image", "enabled"]
+    stateless = [c for c in subs.cells if c in ("fed", "blind", "ready", "needs data", "none")]
+    assert len(stateless) == 3  # T1204.001, .002 and .003: each its own state
+    assert 50_000 < shot.stat().st_size < 1_500_000
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        _publish(shot, ROOT / "docs" / SUBTECHNIQUES_SHOT)
