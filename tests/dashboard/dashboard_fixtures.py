@@ -50,3 +50,25 @@ def standalone_results(standalone_site: Site, definition: Dict[str, Any]) -> Dic
         name: run_data_source(definition, name, standalone_site.events, standalone_site.context)
         for name in definition["dataSources"]
     }
+
+
+@pytest.fixture(scope="session")
+def v19_site(tmp_path_factory: pytest.TempPathFactory) -> Site:
+    """The site with its ATT&CK catalogue from an enterprise-like ATT&CK v19 STIX bundle
+    (tests/attack_bundles.py: 15 tactics, T1204.003, a revoked chain, a deprecated technique,
+    groups) instead of security_content's CSV: issue 10's "Done when"."""
+    if not (snapshots_dir() / "splunk-security_content-b13b314.tar.gz").is_file():
+        pytest.skip("the security_content snapshots of ../shared are not here (set SHARED_DIR)")
+    from tests.attack_bundles import v19_bundle
+
+    workdir = tmp_path_factory.mktemp("v19")
+    bundle = workdir / "enterprise-attack-19.0.json"
+    bundle.write_bytes(v19_bundle())
+    return build_site(workdir, attack_source=bundle)
+
+
+@pytest.fixture(scope="session")
+def v19_results(v19_site: Site, definition: Dict[str, Any]) -> Dict[str, List[dict]]:
+    """Every data source's rows over the ATT&CK v19 site."""
+    return {name: run_data_source(definition, name, v19_site.events, v19_site.context)
+            for name in definition["dataSources"]}

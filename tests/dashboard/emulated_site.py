@@ -71,7 +71,7 @@ SYNC_HISTORY = (
     ("splunk-security_content-b13b314.tar.gz", 1.0),
     ("splunk-security_content-b13b314.tar.gz", 0.25),
 )
-TABLES = TABLE_NAMES  # every synced table (malicious_image.sync.tables)
+TABLES = TABLE_NAMES  # every synced table is a lookup the dashboard may read
 SITE_SOURCETYPES = ("XmlWinEventLog", "WinEventLog")
 INVENTORY_SEARCH = "Malicious Image - Data Inventory - Update"
 ACTIVITY_SEARCH = "Malicious Image - Rule Activity - Update"
@@ -99,9 +99,12 @@ class Site:
     mode: str = "es"
 
 
-def _sync(out: Path, tarball: Path) -> Dict[str, Any]:
+def _sync(out: Path, tarball: Path, attack_source: Path | None = None) -> Dict[str, Any]:
+    args = ["--source", str(tarball), "--out", str(out), "--quiet"]
+    if attack_source is not None:  # the ATT&CK catalogue from a STIX bundle (docs/attack.md)
+        args += ["--attack-source", str(attack_source)]
     with contextlib.redirect_stdout(io.StringIO()):
-        status = sync_command.main(["--source", str(tarball), "--out", str(out), "--quiet"])
+        status = sync_command.main(args)
     if status != 0:
         raise RuntimeError(f"build.py sync of {tarball.name} exited {status}")
     return json.loads((out / "summary.json").read_text(encoding="utf-8"))
@@ -268,15 +271,17 @@ def _scheduler_events(conf_layers: Sequence[str], results: Dict[str, int], now: 
     return events
 
 
-def build_site(workdir: Path, mode: str = "es") -> Site:
+def build_site(workdir: Path, mode: str = "es", attack_source: Path | None = None) -> Site:
     """Sync, replay and lay out the emulated site in ``workdir`` (about 10 s); ``mode`` is a key
-    of :data:`MODES`."""
+    of :data:`MODES`; ``attack_source`` a STIX bundle every sync reads its ATT&CK catalogue from
+    (``build.py sync --attack-source``; default: the content's own CSV catalogue)."""
     notable_index, risk_index = MODES[mode]
     cloudtrail = replay.load_events(SAMPLE)
     now = max(float(e["_time"]) for e in cloudtrail) + 2 * HOUR
     sync_output = workdir / "sync"
     status_events = [
-        status_event(_sync(sync_output, snapshots_dir() / tarball), now - days * DAY) for tarball, days in SYNC_HISTORY
+        status_event(_sync(sync_output, snapshots_dir() / tarball, attack_source), now - days * DAY)
+        for tarball, days in SYNC_HISTORY
     ]
     kvstore = workdir / "kvstore"
     kvstore.mkdir(exist_ok=True)

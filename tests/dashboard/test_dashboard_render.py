@@ -9,6 +9,7 @@ first to keep them small).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -36,6 +37,11 @@ SCREENSHOTS = (
     ("dashboard-t1204.png", "viz_by_tactic", 1900),
 )
 MARK = "\u2060"  # the invisible tactic-order prefix of the matrix columns
+
+
+def _name(header: str) -> str:
+    """The tactic name of a matrix column: its order prefix removed."""
+    return header.lstrip(MARK)
 
 
 def _hex(color: str) -> tuple:
@@ -121,8 +127,9 @@ def test_no_panel_says_no_results_where_its_search_returned_rows(rendered, defin
 def test_matrix_shows_the_tactics_in_order_and_colours_cells_by_state(rendered, results, definition):
     dom, _ = rendered
     matrix = panels(dom)["viz_matrix"]
-    expected = [c.lstrip(MARK) for c in results["ds_matrix"][0] if not c.startswith("_")]
-    assert [h.lstrip(MARK) for h in matrix.headers] == expected  # tactic names, the hidden state columns not shown
+    expected = [_name(c) for c in results["ds_matrix"][0] if not c.startswith("_")]
+    # the first row names the tactics; the table's own header row (sort icons) is hidden
+    assert matrix.cells[: len(expected)] == expected  # tactic names; the hidden state columns not shown
     assert "● T1204 User Execution (sub 1/3) ▲" in matrix.cells
     pairs = _state_pairs(definition)
     for glyph, state in GLYPHS.items():
@@ -131,6 +138,20 @@ def test_matrix_shows_the_tactics_in_order_and_colours_cells_by_state(rendered, 
         style = matrix.cell_style(cell)
         assert "background-color: rgb({}, {}, {})".format(*background) in style, (state, style)
         assert "; color: rgb({}, {}, {})".format(*text) in style, (state, style)
+
+
+LAYER_HREF = 'href="/en-US/splunkd/__raw/services/malicious_image/attack_layer"'
+
+
+def test_the_layer_download_link_renders_in_the_view_only_preset(rendered):
+    """splunk.markdown renders [text](url) as <a href="url">: the relative Splunk Web path of the
+    app's layer endpoint reaches the page unchanged, in the intro and in the layer panel."""
+    dom, _ = rendered
+    shown = panels(dom)
+    for viz_id in ("viz_intro", "viz_layer"):
+        links = re.findall(r"<a [^>]*>.*?</a>", shown[viz_id].markup, flags=re.S)
+        assert any(LAYER_HREF in link and "Download" in link for link in links), viz_id
+    assert "Download the ATT&CK Navigator layer" in shown["viz_intro"].text
 
 
 def test_headline_figures_are_shown(rendered, results):
@@ -236,3 +257,34 @@ def test_a_panel_without_rows_or_with_an_error_is_caught(page_dir, definition, r
 
 def test_definition_source_is_what_was_rendered():
     assert ATTACK_COVERAGE.is_file() and Path(ROOT / "app/default/data/ui/views/attack_coverage.xml").is_file()
+
+
+SUBTECHNIQUES_SHOT = "dashboard-subtechniques.png"
+
+
+def test_the_attack_v19_site_renders_fifteen_tactics_and_t1204_003_in_the_subtechnique_view(
+    page_dir, definition, v19_results, tmp_path
+):
+    """Issue 10's "Done when" rendered: the site synced with an enterprise-like ATT&CK v19 bundle
+    shows the bundle's 15 tactics as matrix columns, and the sub-technique view gives T1204.003
+    its own row and state. This run writes docs/dashboard-subtechniques.png (UPDATE_SCREENSHOTS=1)."""
+    from tests.attack_bundles import V19_TACTICS
+
+    page = tmp_path / "page"
+    shutil.copytree(page_dir, page)
+    write_page_data(page, as_test_definition(definition, v19_results), definition)
+    shot = tmp_path / SUBTECHNIQUES_SHOT
+    with serve(page) as url:
+        dom = run_chromium(f"{url}/index.html", tmp_path / "profile", width=WIDTH, height=1600)
+        run_chromium(f"{url}/index.html", tmp_path / "profile", screenshot=shot, width=WIDTH, height=1000)
+    shown = panels(dom)
+    assert shown["viz_matrix"].cells[:15] == [name for name, _, _ in V19_TACTICS]
+    subs = shown["viz_subtechniques"]
+    assert not subs.problems and not subs.shows_no_data
+    row = subs.cells[subs.cells.index("T1204.003") - 1 : subs.cells.index("T1204.003") + 3]
+    assert row == ["fed", "T1204.003", "Malicious Image", "enabled"]
+    stateless = [c for c in subs.cells if c in ("fed", "blind", "ready", "needs data", "none")]
+    assert len(stateless) == 3  # T1204.001, .002 and .003: each its own state
+    assert 50_000 < shot.stat().st_size < 1_500_000
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        _publish(shot, ROOT / "docs" / SUBTECHNIQUES_SHOT)

@@ -13,7 +13,7 @@ import pytest
 from datasources import ATTACK_COVERAGE, data_source_spl, default_tokens, run_data_source, substitute
 from emulated_site import INVENTORY_SEARCH, MODES, SITE_DISABLED_APP_RULES, status_event
 
-from devtools.coverage import build_layer, compute_coverage
+from devtools.coverage import compute_coverage
 from devtools.coverage.inputs import (
     read_detections,
     read_saved_searches,
@@ -80,6 +80,10 @@ def test_matrix_columns_are_the_synced_tactics_in_attack_order(results, site):
     assert len(tactics) == 14  # the October 2024 catalogue is ATT&CK v15
     first = results["ds_matrix"][0]
     assert _tactic_columns(first) == tactics  # headers read as tactic names: no NN prefix
+    # the first row names the tactics (the table's own header row is hidden: its sort icon left
+    # "Reconnaissance" too little width and the name broke mid-word), in a state of its own
+    assert [first[c] for c in first if not c.startswith("_")] == tactics
+    assert [first[f"_s{i:02d}"] for i in range(1, 21)] == ["tactic"] * 14 + ["none"] * 6
     assert list(first)[:20] == [f"_s{i:02d}" for i in range(1, 21)]  # hidden state columns first
 
 
@@ -87,7 +91,7 @@ def test_matrix_cells_carry_own_state_subtechnique_counts_and_activity(results, 
     rows = results["ds_matrix"]
     cells, states = [], []
     visible = [k for k in rows[0] if not k.startswith("_")]  # the first row has every column
-    for row in rows:
+    for row in rows[1:]:  # the first row is the tactic names
         for position, column in enumerate(visible, 1):
             if row.get(column):
                 cells.append(row[column])
@@ -142,12 +146,21 @@ def test_subtechnique_view_gives_t1204_003_its_own_state(results):
     assert rows["T1204.002"]["state"] != "fed"
 
 
+def _rolled_up_scores(coverage_rows):
+    """Parent technique -> 3 fired, 2 enabled, 1 available, 0 none over its family (the offline
+    coverage's roll-up), from the rows of ``ds_coverage``."""
+    best = {}
+    for row in coverage_rows:
+        score = 3 if int(row["fired"]) else 2 if int(row["enabled"]) else 1 if int(row["available"]) else 0
+        best[row["parent"]] = max(best.get(row["parent"], 0), score)
+    return best
+
+
 @pytest.mark.parametrize("filters", [{"status": "production"}, {"platform": "cloud"}, {"story": "Dev Sec Ops"}])
 def test_filters_change_the_matrix_as_the_offline_coverage_does(site, definition, filters):
     tokens = {**default_tokens(definition), **filters}
-    spl = substitute(data_source_spl(definition, "ds_layer"), tokens)
-    layer = json.loads(run_search(spl, site.events, site.context)[0]["layer"])
-    by_state = {t["techniqueID"]: t["score"] for t in layer["techniques"]}
+    rows = run_search(substitute(data_source_spl(definition, "ds_coverage"), tokens), site.events, site.context)
+    by_state = _rolled_up_scores(rows)
     python = {c.technique.technique_id: int(c.state) for c in _python_coverage(site, **filters)}
     assert by_state == python
     assert sum(v >= 1 for v in by_state.values()) < 131  # a filter narrows the available content
@@ -163,15 +176,32 @@ def test_retired_content_is_left_out_of_available_unless_shown(site, definition)
     assert available("0") < available("1")
 
 
-def test_layer_from_the_dashboard_is_valid_and_matches_the_offline_layer(results, site):
-    layer = json.loads(results["ds_layer"][0]["layer"])
+def _download_layer(site):
+    """The layer the dashboard's download link serves (layer_handler.py), built from this site's
+    synced tables and its enabled annotated saved searches, as the handler builds it."""
+    from malicious_image.layer_handler import _TECHNIQUE_ID
+    from malicious_image.navigator import layer_from_tables
+
+    enabled = []
+    for search in site.context.rest("/servicesNS/-/-/saved/searches", {"search": "is_scheduled=1"}):
+        annotations = json.loads(search.get("action.correlationsearch.annotations") or "{}")
+        if search["disabled"] == "0" and annotations.get("mitre_attack"):
+            enabled.append((search["title"], _TECHNIQUE_ID.findall(" ".join(annotations["mitre_attack"]))))
+    tables = {t: read_csv(site.sync_output / f"{t}.csv") for t in ("techniques", "tactics", "detections")}
+    return layer_from_tables(tables["techniques"], tables["tactics"], tables["detections"], enabled=enabled)
+
+
+def test_the_downloaded_layer_has_every_technique_and_subtechnique_of_the_dashboard(results, site):
+    layer = _download_layer(site)
     jsonschema.validate(layer, SCHEMA)
-    offline = build_layer(_python_coverage(site))
-    jsonschema.validate(offline, SCHEMA)
-    spl_scores = {t["techniqueID"]: t["score"] for t in layer["techniques"]}
-    assert spl_scores == {t["techniqueID"]: t["score"] for t in offline["techniques"]}
-    t1204 = next(t for t in layer["techniques"] if t["techniqueID"] == "T1204")
-    assert t1204["score"] == 3  # rolled up: T1204.003's rules fired
+    scores = {}
+    for entry in layer["techniques"]:
+        scores.setdefault(entry["techniqueID"], set()).add(entry["score"])
+    assert set(scores) == {r["technique_id"] for r in results["ds_coverage"]}  # 202 + 435, no roll-up
+    # T1204.003's own entry: enabled (the download has no fired state); its parent has its own score
+    assert scores["T1204.003"] == {2} and scores["T1204"] == {2}
+    coverage = {r["technique_id"]: r for r in results["ds_coverage"]}
+    assert coverage["T1204.003"]["state"] == "fed" and coverage["T1204.002"]["state"] != "fed"
 
 
 def test_technique_detail_lists_detections_with_their_technique_ids_and_states(results):
@@ -334,8 +364,8 @@ def test_matrix_follows_a_catalogue_with_attack_v19s_fifteen_tactics(site, defin
     spl = substitute(data_source_spl(definition, "ds_matrix"), default_tokens(definition))
     matrix = run_search(spl, site.events, context)
     assert _tactic_columns(matrix[0]) == v19
-    stealth = [v for row in matrix for k, v in row.items() if k == TACTIC_ORDER_MARK * 7 + "Stealth" and v]
-    impairment = [v for row in matrix for k, v in row.items() if k.endswith("Defense Impairment") and v]
+    stealth = [v for row in matrix[1:] for k, v in row.items() if k == TACTIC_ORDER_MARK * 7 + "Stealth" and v]
+    impairment = [v for row in matrix[1:] for k, v in row.items() if k.endswith("Defense Impairment") and v]
     assert any(" T1027 Obfuscated Files or Information" in c for c in stealth)
     assert [c for c in impairment if " T1562 " in c] and len(impairment) == 1
 

@@ -168,3 +168,21 @@ def test_bar_colours_follow_the_state_names(definition):
     bars = definition["visualizations"]["viz_by_tactic"]["options"]
     assert "seriesColors" not in bars
     assert set(bars["seriesColorsByField"]) == {"fed", "blind", "ready", "needs data", "none"}
+
+
+LAYER_URL = "/en-US/splunkd/__raw/services/malicious_image/attack_layer"
+
+
+def test_the_layer_is_a_download_link_and_never_a_table_cell(definition):
+    """The layer endpoint (restmap.conf + web.conf expose) answers a file: a markdown link to it,
+    relative to Splunk Web, is what the dashboard offers; no panel hands the JSON out in a cell."""
+    links = {
+        viz_id: re.findall(r"\[[^\]]+\]\(([^)\s]+)\)", viz["options"]["markdown"])
+        for viz_id, viz in definition["visualizations"].items()
+        if viz["type"] == "splunk.markdown"
+    }
+    assert {viz_id for viz_id, urls in links.items() if LAYER_URL in urls} == {"viz_intro", "viz_layer"}
+    for name, source in definition["dataSources"].items():
+        query = source["options"].get("query", "")
+        assert '\\"techniqueID\\"' not in query and "techniqueID" not in query, f"{name} builds a layer in SPL"
+    assert "ds_layer" not in definition["dataSources"]
