@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 
 from devtools.spl.timefmt import get_zone, relative_time
+from malicious_image.settings import is_true  # the one conf truthiness helper
 
 HOUR = 3600.0
 
@@ -173,7 +174,7 @@ def simulate(
     end = start + hours * HOUR
     out: List[Dispatch] = []
     for name, stanza in stanzas.items():
-        if str(stanza.get("enableSched", "0")).strip() not in ("1", "true") or not stanza.get("cron_schedule"):
+        if not is_true(stanza.get("enableSched", "0")) or not stanza.get("cron_schedule"):
             continue
         cron = parse_cron(stanza["cron_schedule"])
         offset = skew(name, stanza.get("allow_skew", "0"), cron.period, seed)
@@ -215,10 +216,10 @@ def suppression_key(stanza: Mapping[str, str], row: Mapping[str, object]) -> Tup
     (``alert.digest_mode = 0``) suppresses per value of the fields; in digest mode the whole alert
     is one key (savedsearches.conf.spec, alert.suppress.*).
     """
-    if str(stanza.get("alert.suppress", "0")).strip() not in ("1", "true"):
+    if not is_true(stanza.get("alert.suppress", "0")):
         return None
     fields = [f.strip() for f in str(stanza.get("alert.suppress.fields", "")).split(",") if f.strip()]
-    if str(stanza.get("alert.digest_mode", "1")).strip() in ("1", "true") or not fields:
+    if is_true(stanza.get("alert.digest_mode", "1")) or not fields:
         return ("*",)
     key = []
     for name in fields:

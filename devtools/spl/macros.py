@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping, Tuple, Union
 
+from malicious_image.settings import is_true  # the one conf truthiness helper
+
 from .errors import MacroError, UnsupportedSPL
 
 MAX_EXPANSION_DEPTH = 50
@@ -53,7 +55,7 @@ def _to_macro(value: Union[Macro, str, Mapping[str, str]]) -> Macro:
     if isinstance(value, str):
         return Macro(value)
     args = tuple(a.strip() for a in value.get("args", "").split(",") if a.strip())
-    iseval = value.get("iseval", "0").strip().lower() in ("1", "true", "t", "yes")
+    iseval = is_true(value.get("iseval", "0"))
     return Macro(value.get("definition", ""), args, iseval)
 
 

@@ -20,7 +20,6 @@ import pytest
 from browser import bundle, chromium_path, npm_ready, run_chromium, serve, write_page_data
 from datasources import ATTACK_COVERAGE, as_test_definition
 from dom import panels, preset_validation
-from PIL import Image
 
 from tests.support.paths import ROOT
 
@@ -211,6 +210,8 @@ def contrast_ratio(first: tuple, second: tuple) -> float:
 
 def test_every_state_text_reaches_4_5_to_1_on_its_colour_in_the_screenshot(rendered, definition):
     _, shots = rendered
+    from PIL import Image  # dev only (requirements/dev.txt); the runtime test envs never collect it
+
     image = Image.open(shots / "dashboard-coverage.png").convert("RGB")
     measured = {}
     for state, (background, text) in _state_pairs(definition).items():
@@ -222,6 +223,8 @@ def test_every_state_text_reaches_4_5_to_1_on_its_colour_in_the_screenshot(rende
 
 
 def test_contrast_sampling_can_fail():
+    from PIL import Image
+
     image = Image.new("RGB", (40, 4), (30, 30, 30))
     for x in range(10, 20):
         image.putpixel((x, 1), (60, 60, 60))  # dark grey text on near-black: about 1.5:1

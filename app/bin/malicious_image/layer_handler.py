@@ -121,7 +121,7 @@ def handle_request(request: Mapping[str, Any], *, client_factory: Any = None) ->
     layer = layer_from_tables(tables["techniques"], tables["tactics"], tables["detections"], enabled=enabled)
     layer["metadata"].append({"name": "fired state", "value": "not in the download (see the dashboard)"})
     layer["metadata"].extend({"name": k, "value": v} for k, v in notes)
-    if _query(request).get("compact") in ("1", "true"):
+    if is_true(_query(request).get("compact")):
         payload = json.dumps(layer, separators=(",", ":"))
     else:
         payload = layer_json(layer)

@@ -39,8 +39,8 @@
     { name: 'ca_bundle', label: 'CA bundle', help: 'Absolute path of a PEM file to verify GitHub or a TLS-inspecting proxy (Splunk Enterprise only).' },
     { name: 'splunkd_ca_file', label: 'splunkd CA file', help: 'Absolute path of the CA that signed splunkd\'s certificate, when it is not the one in server.conf (Splunk Enterprise only).' },
     { name: 'splunkd_cert_name', label: 'splunkd certificate name', help: 'The name splunkd\'s certificate carries, when it is not the host name.' },
-    { name: 'attack_source', label: 'ATT&CK source', placeholder: 'github',
-      help: 'github (MITRE\'s STIX data), security_content (the catalogue shipped in the content) or the absolute path of a STIX bundle.' },
+    { name: 'attack_source', label: 'ATT&CK source', placeholder: 'automatic',
+      help: 'github (MITRE\'s STIX data), security_content (the catalogue shipped in the content), the https:// URL of an index.json mirror, or the absolute path of a STIX bundle. Empty: github for a repository on github.com, else security_content.' },
     { name: 'attack_version', label: 'ATT&CK version', placeholder: 'newest', help: 'An ATT&CK release such as 19.0; empty for the newest.' },
     { name: 'accept_format_change', label: 'Accept format change', type: 'checkbox',
       help: 'Sync even when upstream\'s YAML format changed beyond what this version knows (the drift guard).' }
