@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, List
+from typing import TYPE_CHECKING, Any, Callable, List
 
 from ..errors import SPLSyntaxError, UnsupportedSPL
 from ..evalexpr import parse_expression
@@ -14,6 +14,7 @@ from ..timefmt import get_zone, relative_time
 from ..values import Row, row_get, sort_key, values_of
 
 if TYPE_CHECKING:
+    from ..context import SearchContext
     from ..engine import Runner
 from .args import Args, boolean, integer
 
@@ -48,9 +49,9 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def search(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
-    """search <expression>: keep the rows that match (see devtools.spl.searchexpr)."""
-    context = runner.context
+def time_resolver(context: SearchContext) -> Callable[[str, int], float]:
+    """``resolve(value, position)``: an ``earliest=``/``latest=`` time modifier as epoch seconds
+    in the search's zone, relative to its ``now`` (SPLSyntaxError for a bad modifier)."""
     zone = get_zone(context.tz)
 
     def resolve_time(value: str, position: int) -> float:
@@ -58,6 +59,14 @@ def search(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
         if bound is None:
             raise SPLSyntaxError(f"bad time modifier {value!r}", position)
         return bound
+
+    return resolve_time
+
+
+def search(cmd: CommandText, rows: List[Row], runner: Runner) -> List[Row]:
+    """search <expression>: keep the rows that match (see devtools.spl.searchexpr)."""
+    context = runner.context
+    resolve_time = time_resolver(context)
 
     def resolve_subsearch(text: str, position: int) -> str:
         return format_results(runner.subsearch(text, position)[: context.limits.subsearch_maxout])

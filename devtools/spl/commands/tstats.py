@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, List
 from ..errors import SPLSyntaxError, UnsupportedSPL
 from ..lexer import CommandText, tokenize
 from ..searchexpr import AndNode, CompareNode, InNode, Node, NotNode, OrNode, TermNode, mentions_field, parse_search
-from ..timefmt import get_zone, relative_time
 from ..values import Row
 from .args import Args
+from .filtering import time_resolver
 from .stats import parse_aggregations, stats_rows
 
 if TYPE_CHECKING:
@@ -76,15 +76,7 @@ def tstats(cmd: CommandText, rows: List[Row] | None, runner: Runner) -> List[Row
     events = runner.initial_events()
     if where_at is not None:
         context = runner.context
-        zone = get_zone(context.tz)
-
-        def resolve_time(value: str, position: int) -> float:
-            bound = relative_time(context.now, value, zone)
-            if bound is None:
-                raise SPLSyntaxError(f"bad time modifier {value!r}", position)
-            return bound
-
-        node = parse_search(tokens[where_at + 1 : by_at], None, resolve_time)
+        node = parse_search(tokens[where_at + 1 : by_at], None, time_resolver(context))
         _check_node(node, tokens[where_at].position)
         if context.indexes is not None and not mentions_field(node, "index"):
             events = [e for e in events if e.get("index") in context.indexes]
