@@ -300,7 +300,7 @@ def build_site(workdir: Path, mode: str = "es", attack_source: Path | None = Non
         notable += replay.risk_events_as_splunk(result.notables, index=notable_index)
     for event in risk + notable:  # ES and the standalone action both set source to the search name
         event["source"] = event.get("search_name", "")
-    if mode == "standalone":  # the app's alert action's sourcetypes (bin/malicious_image/alert_notable.py)
+    if mode == "standalone":  # the app's alert action's sourcetypes (malicious_image/splunkd/alert_action.py)
         for event in risk:
             event["sourcetype"] = "malicious_image:risk"
         for event in notable:
