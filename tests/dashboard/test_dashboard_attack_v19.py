@@ -10,10 +10,19 @@ from __future__ import annotations
 
 import csv
 
+import pytest
 from datasources import data_source_spl, default_tokens, substitute
+from emulated_site import build_site, snapshots_dir
 
 from devtools.spl import run_search
-from tests.attack_bundles import V19_REVOKED_BY, V19_TACTICS, V19_TECHNIQUES
+from tests.attack_bundles import (
+    V19_REVOKED_BY,
+    V19_TACTICS,
+    V19_TECHNIQUES,
+    bundle_bytes,
+    technique,
+    v19_objects,
+)
 
 pytest_plugins = ["dashboard_fixtures"]
 
@@ -99,3 +108,70 @@ def test_a_detection_on_a_revoked_technique_shows_under_its_successor_with_the_n
     # the revoked ids themselves count nowhere: no row of the coverage carries them
     coverage = {r["technique_id"] for r in _run(v19_site, definition, "ds_coverage")}
     assert not coverage & set(V19_REVOKED_BY)
+
+
+
+EMPTY_RETIRED = "no synced detection is mapped to a deprecated technique"
+# No October 2024 detection maps to the bundle's deprecated T1064, so a second v19 bundle also
+# deprecates T1537 (Transfer Data to Cloud Account), which six real 2024 detections carry.
+DEPRECATED_IN_USE = ("T1537", "Transfer Data to Cloud Account")
+
+
+@pytest.fixture(scope="module")
+def deprecated_site(tmp_path_factory):
+    """The v19 site (about 15 s more) whose bundle also deprecates a technique content maps to."""
+    if not (snapshots_dir() / "splunk-security_content-b13b314.tar.gz").is_file():
+        pytest.skip("the security_content snapshots of ../shared are not here (set SHARED_DIR)")
+    workdir = tmp_path_factory.mktemp("v19_deprecated")
+    bundle = workdir / "enterprise-attack-19.0.json"
+    extra = [technique(*DEPRECATED_IN_USE, ("exfiltration",), ("IaaS",), deprecated=True)]
+    bundle.write_bytes(bundle_bytes(v19_objects("19.0", extra=extra)))
+    return build_site(workdir, attack_source=bundle)
+
+
+def _deprecated_mappings(site):
+    """(detection, deprecated id, note) for every "deprecated in" note the sync wrote, and the
+    catalogue's deprecated ids: what the retired-techniques panel must list, from the synced CSVs."""
+    deprecated = {t["technique_id"] for t in _synced(site, "techniques") if t["deprecated"] == "1"}
+    rows = set()
+    for detection in _synced(site, "detections"):
+        for note in filter(None, detection["attack_mapping_note"].split("\n")):
+            if ", deprecated in ATT&CK " in note:
+                rows.add((detection["name"], note.split(" ")[2].rstrip(","), note))
+    return rows, deprecated
+
+
+def _empty_state(rows):
+    """One row, its detection cell the empty-state text, every other cell empty."""
+    return [{k: v for k, v in row.items() if v not in (None, "")} for row in rows] == [{"detection": EMPTY_RETIRED}]
+
+
+def test_retired_techniques_panel_lists_exactly_the_detections_on_deprecated_techniques(deprecated_site, definition):
+    expected, deprecated = _deprecated_mappings(deprecated_site)
+    assert deprecated == {"T1064", "T1537"}
+    content = {d["name"]: d for d in _synced(deprecated_site, "detections")}
+    on_deprecated = {n for n, d in content.items() if set(d["mitre_attack_id"].split("\n")) & deprecated}
+    assert len(on_deprecated) == 6 and {tid for _, tid, _ in expected} == {"T1537"}
+    rows = _run(deprecated_site, definition, "ds_retired_techniques")
+    assert {r["detection"] for r in rows} == on_deprecated == {n for n, _, _ in expected}
+    assert {(r["detection"], r["retired technique"].split(" ")[0], r["note"]) for r in rows} == expected
+    assert all(r["retired technique"] == "T1537 Transfer Data to Cloud Account" for r in rows)
+    assert all(r["note"] == "mapped to T1537, deprecated in ATT&CK 19.0" for r in rows)
+    for row in rows:  # type and status as synced; enabled as the other panels compute it
+        assert (row["type"], row["status"]) == (content[row["detection"]]["type"], content[row["detection"]]["status"])
+    detections = {r["detection"]: r for r in _run(deprecated_site, definition, "ds_detections")}
+    assert {r["detection"]: r["enabled"] for r in rows} == {
+        n: "enabled" if detections[n]["enabled"] == "1" else "not enabled" for n in on_deprecated}
+
+
+def test_retired_techniques_panel_is_empty_when_no_detection_maps_to_a_deprecated_technique(v19_site, v19_results):
+    """The v19 bundle deprecates T1064, which no 2024 detection carries: the catalogue flag alone
+    lists nothing, and the panel says so in its one row."""
+    assert _deprecated_mappings(v19_site) == (set(), {"T1064"})
+    assert _empty_state(v19_results["ds_retired_techniques"])
+
+
+def test_retired_techniques_panel_is_empty_with_the_content_csv_catalogue(site, results):
+    """The October 2024 CSV catalogue (mitre_enrichment.csv) flags no technique deprecated."""
+    assert _deprecated_mappings(site) == (set(), set())
+    assert _empty_state(results["ds_retired_techniques"])

@@ -186,3 +186,18 @@ def test_the_layer_is_a_download_link_and_never_a_table_cell(definition):
         query = source["options"].get("query", "")
         assert '\\"techniqueID\\"' not in query and "techniqueID" not in query, f"{name} builds a layer in SPL"
     assert "ds_layer" not in definition["dataSources"]
+
+
+def test_retired_techniques_panel_reads_the_detections_lookup_at_the_bottom(definition):
+    """Issue 10 item 2: a post-process of ds_detections (detections lookup, | rest, tstats; no
+    raw events), full width below every other panel, so the regions above do not move."""
+    source = definition["dataSources"]["ds_retired_techniques"]
+    assert source["type"] == "ds.chain" and source["options"]["extend"] == "ds_detections"
+    spl = data_source_spl(definition, "ds_retired_techniques")
+    assert "| inputlookup malicious_image_detections" in spl and _event_searches(spl) == []
+    assert "ds_retired_techniques" not in ALLOWED_EVENT_SEARCHES
+    blocks = {b["item"]: b["position"] for b in definition["layout"]["structure"]}
+    panel = blocks.pop("viz_retired_techniques")
+    assert panel["x"] == 0 and panel["w"] == definition["layout"]["options"]["width"] and panel["y"] >= 3900
+    assert all(p["y"] + p["h"] <= panel["y"] for p in blocks.values())
+    assert definition["visualizations"]["viz_retired_techniques"]["title"] == "Coverage of retired ATT&CK techniques"
