@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from malicious_image.content.github import GitHubSource
-from malicious_image.content.sources import RetryPolicy
+from malicious_image.content.source_base import RetryPolicy
 from malicious_image.sync.csv_writer import CsvTableWriter, JsonStateStore
 from malicious_image.sync.engine import run_sync
 from malicious_image.sync.tables import TABLE_NAMES

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import pytest
 
 from malicious_image.content.github import GitHubSource
-from malicious_image.content.sources import DirectorySource, RetryPolicy, TarballSource
+from malicious_image.content.source_base import RetryPolicy
+from malicious_image.content.sources import DirectorySource, TarballSource
 from malicious_image.sync import engine
 from malicious_image.sync.engine import ContentReader, run_sync
 from malicious_image.sync.state import ParseCache, StateError, SyncState

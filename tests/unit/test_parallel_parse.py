@@ -11,7 +11,8 @@ from test_engine import CLASSES, COMMIT_A, COMMIT_B, CONTENT, FakeContent, Memor
 
 from devtools.parallel_parse import ForkedParseCache, forked_parse_many
 from malicious_image.content.github import GitHubSource
-from malicious_image.content.sources import RetryPolicy, TarballSource
+from malicious_image.content.source_base import RetryPolicy
+from malicious_image.content.sources import TarballSource
 from malicious_image.sync.engine import run_sync
 from malicious_image.sync.state import ParseCache
 from tests.emulators.github_server import GitHubEmulator, make_tarball

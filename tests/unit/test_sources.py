@@ -11,9 +11,7 @@ import pytest
 
 from malicious_image.content.archive import NotGzipError
 from malicious_image.content.github import GitHubSource, parse_repository
-from malicious_image.content.source_spec import source_from_spec
-from malicious_image.content.sources import (
-    DirectorySource,
+from malicious_image.content.source_base import (
     HTTPStatusError,
     NetworkError,
     RateLimitError,
@@ -21,10 +19,10 @@ from malicious_image.content.sources import (
     RetryPolicy,
     ServerError,
     SourceNotFoundError,
-    TarballSource,
     call_with_retries,
-    git_head,
 )
+from malicious_image.content.source_spec import source_from_spec
+from malicious_image.content.sources import DirectorySource, TarballSource, git_head
 from tests.emulators.github_server import GitHubEmulator, make_tarball
 from tests.secrets_audit import GITHUB_TOKEN
 from tests.support.paths import SNAPSHOTS

@@ -41,26 +41,10 @@ from malicious_image.content.archive import (
     TarballReader,
     Wanted,
 )
-
-# The shared parts live in source_base (a leaf); they stay importable from here.
-from malicious_image.content.source_base import (  # noqa: F401 - re-exported
-    DEFAULT_API_URL,
-    DEFAULT_REF,
-    DEFAULT_REPOSITORY,
-    ContentSource,
-    HTTPStatusError,
-    NetworkError,
-    ProxyAuthError,
-    RateLimitError,
-    RedirectRefusedError,
+from malicious_image.content.source_base import (
     Resolution,
     RetryPolicy,
-    ServerError,
-    SourceError,
     SourceNotFoundError,
-    TLSError,
-    call_with_retries,
-    retried,
     same_origin,
 )
 
