@@ -148,15 +148,10 @@ def render_large_sample(records: Sequence[r.Record]) -> str:
 
 def main(argv: Sequence[str]) -> int:
     """``python3 -m devtools.cloudtrail.large [--write | --check]`` for samples/cloudtrail_ecr_large.json."""
+    from devtools.cloudtrail.sample import write_or_check
+
     text = render_large_sample(large_sample_records())
-    if "--check" in argv:
-        return 0 if LARGE_SAMPLE.exists() and LARGE_SAMPLE.read_text(encoding="utf-8") == text else 1
-    if "--write" in argv:
-        LARGE_SAMPLE.write_text(text, encoding="utf-8")
-        print(f"wrote {LARGE_SAMPLE}")
-        return 0
-    sys.stdout.write(text)
-    return 0
+    return write_or_check(LARGE_SAMPLE, text, write="--write" in argv, check="--check" in argv)
 
 
 if __name__ == "__main__":

@@ -219,13 +219,18 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--write", action="store_true", help=f"write {SAMPLE_PATH.relative_to(ROOT)}")
     parser.add_argument("--check", action="store_true", help="exit 1 when the committed sample is stale")
     args = parser.parse_args(argv)
-    text = render_sample(sample_records())
-    if args.check:
-        return 0 if SAMPLE_PATH.exists() and SAMPLE_PATH.read_text(encoding="utf-8") == text else 1
-    if args.write:
-        SAMPLE_PATH.parent.mkdir(parents=True, exist_ok=True)
-        SAMPLE_PATH.write_text(text, encoding="utf-8")
-        print(f"wrote {SAMPLE_PATH.relative_to(ROOT)}")
+    return write_or_check(SAMPLE_PATH, render_sample(sample_records()), write=args.write, check=args.check)
+
+
+def write_or_check(path: Path, text: str, *, write: bool, check: bool) -> int:
+    """A generated sample file's command: ``check`` exits 1 when ``path`` differs from ``text``,
+    ``write`` rewrites it, neither prints ``text``."""
+    if check:
+        return 0 if path.exists() and path.read_text(encoding="utf-8") == text else 1
+    if write:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(ROOT)}")
         return 0
     sys.stdout.write(text)
     return 0
