@@ -18,9 +18,9 @@ the tables when the key differs from the last run's, even when the content did n
 cannot be had: the result's ``info`` says what happened (``fallback`` true when the CSV is used
 instead of the STIX catalogue asked for).
 
-TODO(source_base): the seams branch creates ``content/source_base.py`` (SourceError family,
-``call_with_retries``, the ``ContentSource`` Protocol); the lead folds :class:`AttackProvider`
-into it at merge.
+:class:`AttackProvider` is the protocol; it lives here beside its result types, so that
+``source_base`` stays a leaf that knows nothing of ATT&CK. The GitHub session is source_base's
+``outbound_session``, as for the content.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from typing import Any, Dict, List, Mapping, Protocol, Tuple
 from urllib.parse import urljoin, urlsplit
 
 from malicious_image.content.model import Group, Tactic, Technique
+from malicious_image.content.source_base import outbound_session
 from malicious_image.content.stix import AttackCatalogue, StixError, read_bundle
 
 LOG = logging.getLogger("malicious_image.sync")
@@ -265,15 +266,7 @@ class GitHubAttack:
         self.timeout = timeout
         self.requests_made = 0
         self.bytes_downloaded = 0
-        if session is None:
-            import requests
-
-            session = requests.Session()
-            session.trust_env = False  # only the configured proxy; TLS always verified
-            session.verify = ca_bundle or True
-            if proxy:
-                session.proxies = {"http": proxy, "https": proxy}
-        self.session = session
+        self.session = session if session is not None else outbound_session(proxy, ca_bundle)
 
     def resolve(self) -> AttackResolution:
         """One conditional GET of index.json; on any failure, the kept catalogue's key."""

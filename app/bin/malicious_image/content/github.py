@@ -44,6 +44,7 @@ from malicious_image.content.source_base import (
     SourceError,
     SourceNotFoundError,
     TLSError,
+    outbound_session,
     retried,
     same_origin,
 )
@@ -194,15 +195,7 @@ class GitHubSource:
 
     @staticmethod
     def _new_session(proxy: str | None, ca_bundle: str | None) -> Any:
-        import requests  # vendored in app/lib
-
-        session = requests.Session()
-        session.trust_env = False  # no netrc credentials or environment proxies: only what is configured
-        session.verify = ca_bundle or True
-        if proxy:
-            session.proxies = {"http": proxy, "https": proxy}
-        session.headers.update({"User-Agent": USER_AGENT, "X-GitHub-Api-Version": "2022-11-28"})
-        return session
+        return outbound_session(proxy, ca_bundle, {"User-Agent": USER_AGENT, "X-GitHub-Api-Version": "2022-11-28"})
 
     # -- resolve ---------------------------------------------------------------------------------
     @retried

@@ -164,6 +164,21 @@ class Resolution:
     unchanged: bool = False
 
 
+def outbound_session(proxy: str | None, ca_bundle: str | None, headers: dict[str, str] | None = None) -> Any:
+    """A ``requests`` session for GitHub (content or ATT&CK data): only the configured proxy (no
+    environment proxies or netrc credentials), TLS verified against ``ca_bundle`` or the bundled
+    CAs, never turned off."""
+    import requests  # vendored in app/lib
+
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = ca_bundle or True
+    if proxy:
+        session.proxies = {"http": proxy, "https": proxy}
+    session.headers.update(headers or {})
+    return session
+
+
 def same_origin(previous: Any, repository: str, ref: str) -> bool:
     """True when ``previous`` (a SyncState or None) was synced from the same repository and ref."""
     return previous is not None and previous.repository == repository and previous.ref == ref

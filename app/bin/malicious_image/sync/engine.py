@@ -30,13 +30,16 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Protocol, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Protocol, Sequence, Tuple
 
 from malicious_image.content.archive import ArchiveError
 from malicious_image.content.source_base import ContentSource, Resolution, SourceError, call_with_retries
 from malicious_image.sync.drift import ContentHealth, FormatDriftError, check_drift, measure
 from malicious_image.sync.report import MAX_REJECTED_IN_EVENT, SyncReport  # noqa: F401 - re-exported
 from malicious_image.sync.state import ParseCache, StateError, SyncState, code_fingerprint
+
+if TYPE_CHECKING:  # imported only when there is a provider: the CSV path never loads the STIX reader
+    from malicious_image.content.attack_sources import AttackProvider
 
 LOG = logging.getLogger("malicious_image.sync")
 
@@ -131,7 +134,7 @@ def run_sync(
     reader: ContentReader | None = None,
     parse_many: ParseMany | None = None,
     accept_format_change: bool = False,
-    attack: Any = None,
+    attack: AttackProvider | None = None,
 ) -> SyncReport:
     """Run one sync and return its report; never raises for a failed sync (see ``outcome``).
 
