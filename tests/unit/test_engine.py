@@ -153,6 +153,14 @@ def test_first_sync_writes_all_tables_and_the_state(tmp_path, fake):
     assert "docs/readme.md" not in store.state.blobs and len(store.state.blobs) == 6
 
 
+def test_a_writer_that_lost_the_right_to_write_ends_the_run_and_saves_no_state(tmp_path, fake):
+    lost = engine.SyncInterrupted("this search head stopped being the captain")
+    writer, store = MemoryWriter(fail=lost), MemoryStateStore()
+    with pytest.raises(engine.SyncInterrupted) as raised:
+        _run(_tarball(tmp_path), writer, store, fake)
+    assert raised.value is lost and store.saves == 0 and store.state is None
+
+
 def test_status_event_has_the_documented_fields(tmp_path, fake):
     event = _run(_tarball(tmp_path), MemoryWriter(), MemoryStateStore(), fake).to_event()
     for key in ("outcome", "repository", "ref", "commit", "counts", "rejected", "bytes_downloaded",

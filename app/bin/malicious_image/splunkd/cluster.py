@@ -30,6 +30,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List
 
+from malicious_image.sync.engine import SyncInterrupted
+
 KVSTORE_WAIT_SECONDS = 300.0  # how long a run waits for the KV store at start-up
 KVSTORE_POLL_SECONDS = 2.0
 
@@ -42,8 +44,9 @@ class RunSkipped(Exception):
         self.retry = retry
 
 
-class CaptaincyLost(RunSkipped):
-    """The captain changed while this run wrote the standby collections: nothing was switched."""
+class CaptaincyLost(RunSkipped, SyncInterrupted):
+    """The captain changed while this run wrote the standby collections: nothing was switched, and
+    the sync engine saves no state (the new captain's is the one that counts)."""
 
 
 @dataclass(frozen=True)

@@ -77,29 +77,18 @@ def run(
 ) -> dict[str, Any]:
     """One sync into the KV store; returns the status event (outcome updated, unchanged or failed).
 
-    ``before_switch`` is handed to the KV store writer (the cluster's captaincy check); if it
-    raised, that exception is raised again here (the engine reports it as a failure otherwise).
+    ``before_switch`` is handed to the KV store writer (the cluster's captaincy check); what it
+    raises (``cluster.CaptaincyLost``, a ``SyncInterrupted``) ends the run with nothing switched and
+    no state saved, and is raised again here.
     """
     from malicious_image.sync import state as state_module
     from malicious_image.sync.engine import run_sync
 
     source = build_source(settings, secrets)
-    raised: list[BaseException] = []
-
-    def guarded() -> None:
-        try:
-            before_switch() if before_switch is not None else None
-        except Exception as exc:
-            raised.append(exc)
-            raise
-
-    writer = KVStoreTableWriter(client, before_switch=guarded if before_switch is not None else None)
+    writer = KVStoreTableWriter(client, before_switch=before_switch)
     store = KVStoreStateStore(client)
     cache = state_module.ParseCache(os.path.join(checkpoint_dir, PARSE_CACHE_DIR))
-    options = sync_options(settings, secrets, checkpoint_dir)
-    report = run_sync(source, writer, _SilencedAfter(store, raised), cache=cache, **options)
-    if raised:
-        raise raised[0]
+    report = run_sync(source, writer, store, cache=cache, **sync_options(settings, secrets, checkpoint_dir))
     # every rejection: the status event's byte cap (splunkd/status_event.py) shortens the list and
     # logs it whole
     event = dict(report.to_event(max_rejected=max(1, len(report.rejected))))
@@ -110,19 +99,3 @@ def run(
         "documents_written": sum(writer.batch_sizes),
     }
     return event
-
-
-class _SilencedAfter:
-    """The state store, which saves nothing once ``raised`` holds an exception: a search head that
-    lost captaincy during its sync must not overwrite the state the new captain saves."""
-
-    def __init__(self, store: KVStoreStateStore, raised: list[BaseException]) -> None:
-        self.store = store
-        self.raised = raised
-
-    def load(self) -> Any:
-        return self.store.load()
-
-    def save(self, state: Any) -> None:
-        if not self.raised:
-            self.store.save(state)

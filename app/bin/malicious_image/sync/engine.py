@@ -50,6 +50,12 @@ the ``read_member`` results in the same order (a generator may take items ahead 
 _PROGRESS_EVERY = 100
 
 
+class SyncInterrupted(Exception):
+    """Raised by a writer (or a hook it calls) when this run has lost the right to write, for
+    example a search head that stopped being the cluster captain: the run ends at once, no state is
+    saved (another writer owns it now) and the exception reaches the caller unchanged."""
+
+
 class SyncError(Exception):
     """The sync found something that makes its result unfit to replace the tables."""
 
@@ -219,6 +225,8 @@ def run_sync(
         timer("cache", lambda: _save_cache(cache))
         report.message = f"tables replaced with {commit[:12] or 'the content'} (generation {generation})"
         notify("write", 1, 1)
+    except SyncInterrupted:
+        raise
     except FormatDriftError as exc:  # the message already says the previous tables are kept
         report.error = type(exc).__name__
         _fail(report, str(exc), previous, state_store, written, said_kept=True)
